@@ -1,0 +1,1 @@
+"""The bot: settings, webhooks, forge adapters, commands, history, digest and CLI."""

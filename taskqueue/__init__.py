@@ -1,0 +1,1 @@
+"""Celery app, queues, routes, beat schedule and task shims over plain functions."""
