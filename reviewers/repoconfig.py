@@ -19,6 +19,8 @@ CONFIG_FILE = ".reviewbot.yml"
 MAX_CONFIG_BYTES = 64 * 1024
 
 ReviewerName = Literal["llm", "security", "ruff", "bandit", "secrets", "semgrep"]
+ALL_REVIEWERS: tuple[ReviewerName, ...] = (
+    "llm", "security", "ruff", "bandit", "secrets", "semgrep")
 
 
 class _Strict(BaseModel):
@@ -43,8 +45,7 @@ class RepoConfig(_Strict):
     exclude: list[str] = Field(default_factory=list)
     min_severity: Severity = Severity.LOW
     fail_on: Severity | Literal["never"] = Severity.HIGH
-    reviewers: list[ReviewerName] = Field(
-        default_factory=lambda: ["llm", "security", "ruff", "bandit", "secrets", "semgrep"])
+    reviewers: list[ReviewerName] = Field(default_factory=lambda: list(ALL_REVIEWERS))
     tests: TestGenConfig = Field(default_factory=TestGenConfig)
     instructions: str = Field(default="", max_length=4000)
     languages: list[str] = Field(default_factory=list)
@@ -56,14 +57,15 @@ class RepoConfig(_Strict):
 
     def wants(self, path: str) -> bool:
         """Is `path` inside the include globs and outside the exclude globs?"""
-        included = any(_glob(path, pat) for pat in self.include)
-        return included and not any(_glob(path, pat) for pat in self.exclude)
+        included = any(matches_glob(path, pat) for pat in self.include)
+        return included and not any(matches_glob(path, pat) for pat in self.exclude)
 
     def reviewer_enabled(self, name: str) -> bool:
         return name in self.reviewers
 
 
-def _glob(path: str, pattern: str) -> bool:
+def matches_glob(path: str, pattern: str) -> bool:
+    """fnmatch with the `dir/**` and `**/name` forms users expect from gitignore."""
     if fnmatch.fnmatchcase(path, pattern):
         return True
     # "dir/**" also matches "dir" itself and "**/x" matches "x" at the root

@@ -1,0 +1,1 @@
+"""Review history: SQLAlchemy models, engine/session/migration helpers and store functions."""

@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the review-history schema (Alembic skips this file)."""
