@@ -69,7 +69,8 @@ class FileDiff:
 
     @property
     def mode_only(self) -> bool:
-        return not self.hunks and self.old_mode != self.new_mode and not self.is_binary
+        return (not self.hunks and self.old_mode is not None and self.new_mode is not None
+                and self.old_mode != self.new_mode and not self.is_binary)
 
     def commentable_lines(self) -> set[int]:
         lines: set[int] = set()
