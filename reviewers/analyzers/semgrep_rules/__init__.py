@@ -1,0 +1,1 @@
+"""Semgrep rules kept in the project (a package so the YAML ships in the wheel)."""
