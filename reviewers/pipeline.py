@@ -128,12 +128,13 @@ def _reviewable(diff: ReviewDiff) -> ReviewDiff:
                       files=[f for f in diff.files if f.reviewable], notes=diff.notes)
 
 
-def prefix_for(request: ReviewRequest, plan: PromptPlan, group: PromptGroup,
-               conventions: str) -> SharedPrefix:
+def prefix_for(request: ReviewRequest, plan: PromptPlan, group: PromptGroup) -> SharedPrefix:
+    """The shared prompt prefix of one part; the context text already holds the repository's
+    conventions (ranked with the other context items)."""
     part = f"part {group.index} of {len(plan.groups)}" if plan.split else ""
     return build_prefix(
         repository=request.repository, title=request.title, description=request.description,
-        conventions=mask_secrets(conventions), instructions=request.config.instructions,
+        conventions="", instructions=request.config.instructions,
         context=mask_secrets(group.context_text), diff=mask_secrets(group.diff_text), part=part)
 
 
@@ -164,15 +165,14 @@ async def review(repo: LocalRepository, request: ReviewRequest, *, engine: ChatE
                 outcome.notes.append(NO_ENGINE_NOTE)
             findings = [_untriaged(f) for f in findings]
         else:
-            conventions = "\n\n".join(item.text for item in context.by_kind("convention"))
             reviewer = ModelReviewer(engine=engine, affinity_key=request.repository,
                                      priority=request.priority,
                                      answer_tokens=request.answer_tokens,
                                      code_review=config.reviewer_enabled("llm"),
                                      security=config.reviewer_enabled("security"))
             with watch.stage("model", "asking the model"):
-                model = await _run_model(reviewer, request, plan, conventions, static.findings,
-                                         outcome, progress)
+                model = await _run_model(reviewer, request, plan, static.findings, outcome,
+                                         progress)
             outcome.model_ran = True
             outcome.summary = "\n\n".join(s for s in model.summaries if s)
             findings = _apply_triage_order(static.findings, model.triaged) + model.findings
@@ -189,13 +189,13 @@ async def review(repo: LocalRepository, request: ReviewRequest, *, engine: ChatE
 
 
 async def _run_model(reviewer: ModelReviewer, request: ReviewRequest, plan: PromptPlan,
-                     conventions: str, static: list[Finding], outcome: ReviewOutcome,
+                     static: list[Finding], outcome: ReviewOutcome,
                      progress: Progress | None) -> ModelReviewResult:
     total = ModelReviewResult()
     for group in plan.groups:
         if progress is not None and plan.split:
             progress(f"asking the model about part {group.index} of {len(plan.groups)}")
-        prefix = prefix_for(request, plan, group, conventions)
+        prefix = prefix_for(request, plan, group)
         outcome.prefixes.append(prefix)
         paths = set(group.paths)
         part = await reviewer.review_part(prefix, [f for f in static if f.path in paths])

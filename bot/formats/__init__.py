@@ -77,6 +77,15 @@ def output_finding(finding: Finding) -> Finding:
     return masked
 
 
+def triage_of(finding: Finding) -> dict[str, str] | None:
+    """The triage verdict of an analyzer finding, masked, or None when it has none."""
+    triage = finding.extra.get("triage")
+    if not isinstance(triage, dict) or "verdict" not in triage:
+        return None
+    return {"verdict": str(triage["verdict"]),
+            "reason": mask_secrets(str(triage.get("reason", "")))}
+
+
 def sorted_findings(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.path, f.line, -f.severity.rank, f.rule))
 
@@ -120,5 +129,6 @@ __all__ = [
     "severity_counts",
     "sorted_findings",
     "tool_version",
+    "triage_of",
     "verdict",
 ]

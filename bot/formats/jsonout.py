@@ -13,8 +13,10 @@ from bot.formats import (
     severity_counts,
     sorted_findings,
     tool_version,
+    triage_of,
     verdict,
 )
+from reviewers.findings import Finding
 from reviewers.secrets_mask import mask_secrets
 
 JSON_VERSION = 1
@@ -41,9 +43,17 @@ def report_document(report: ReportInput) -> dict[str, Any]:
                    "endpoint": mask_secrets(endpoint) if endpoint else None,
                    "model": report.engine.model},
         "stats": json.loads(json.dumps(report.stats, default=str)),
-        "findings": [f.to_contract() for f in findings],
+        "findings": [_finding(f) for f in findings],
         "notes": [mask_secrets(note) for note in report.notes],
     }
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    data = finding.to_contract()
+    triage = triage_of(finding)
+    if triage is not None:
+        data["triage"] = triage
+    return data
 
 
 def render_json(report: ReportInput) -> str:

@@ -13,6 +13,7 @@ from bot.formats import (
     output_finding,
     severity_counts,
     sorted_findings,
+    triage_of,
     verdict,
 )
 from reviewers.findings import Finding, Severity
@@ -90,6 +91,9 @@ def _finding(finding: Finding, *, color: bool) -> list[str]:
     lines = [f"- {' '.join(head)} ({finding.category}, {finding.source}, "
              f"confidence {finding.confidence:.1f})",
              *[f"  {text}" for text in finding.message.splitlines() or [""]]]
+    triage = triage_of(finding)
+    if triage is not None:
+        lines.append(_TRIAGE_TEXT[triage["verdict"]].format(reason=triage["reason"]))
     if finding.suggestion is not None:
         fence = _fence(finding.suggestion)
         caption = "Suggested change:" if finding.suggestion else \
@@ -99,6 +103,13 @@ def _finding(finding: Finding, *, color: bool) -> list[str]:
                   f"  {fence}"]
     lines.append("")
     return lines
+
+
+_TRIAGE_TEXT = {
+    "untriaged": "  _Untriaged: no model reviewed this analyzer finding._",
+    "true_positive": "  _Confirmed by the model: {reason}_",
+    "false_positive": "  _Judged a false positive by the model: {reason}_",
+}
 
 
 def _fence(body: str) -> str:
