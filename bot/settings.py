@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
@@ -39,11 +40,58 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    github_app_id: str | None = None
+    github_private_key: SecretStr | None = None
+    github_private_key_path: Path | None = None
+    github_webhook_secret: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    gitlab_url: str = "https://gitlab.com"
+    gitlab_token: SecretStr | None = None
+    gitlab_webhook_secret: SecretStr | None = None
+
+    # Webhook edge and queue (bot.webhooks, taskqueue).
+    webhook_max_bytes: int = 25 * 1024 * 1024  # GitHub's own payload cap
+    gitlab_bot_username: str | None = None  # the bot's GitLab user, whose notes are ignored
+    job_soft_time_limit_s: int = 2400  # the job gets SoftTimeLimitExceeded and can clean up
+    job_time_limit_s: int = 2700  # the worker child is killed
+    broker_visibility_timeout_s: int = 3600  # unacked jobs come back after this; > time limit
+    job_max_retries: int = 5  # retries of a job that raised TransientError
+
+    # Weekly digest (bot.digest) and dashboard (bot.dashboard).
+    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    digest_hour: int = Field(default=8, ge=0, le=23)
+    digest_timezone: str = "UTC"  # IANA name; weeks start on Monday 00:00 in this zone
+    digest_to_issue: bool = True  # a tracking issue per week in the repository
+    digest_chat_webhook_url: SecretStr | None = None  # Slack-compatible incoming webhook
+    dashboard_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    dashboard_session_ttl_s: int = 12 * 3600
+    # GPU-seconds estimate: uncached prompt / prefill rate + completion / decode rate, per GPU
+    # (VLLM.md section 7: ~5.7k tok/s prefill of a 10k prompt at 50 % MFU on one H100;
+    # ~1.2k tok/s decode on a 2xH100 pod with ~30 sequences in the batch).
+    gpu_prefill_tokens_per_s: float = Field(default=5700.0, gt=0)
+    gpu_decode_tokens_per_s: float = Field(default=600.0, gt=0)
+
     @field_validator("engine_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("dashboard_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @field_validator("max_model_len")

@@ -50,10 +50,11 @@ def detach_repositories(session: Session, installation: Installation,
 
 
 def install(session: Session, forge: Forge, external_id: str, account: str,
-            repositories: Iterable[tuple[str, str]] = ()) -> Installation:
-    """An installation was created (or its permissions changed): upsert it, unsuspended."""
+            repositories: Iterable[tuple[str, str]] = (), *,
+            suspended: bool | None = False) -> Installation:
+    """Upsert an installation and attach repositories; `suspended=None` keeps its state."""
     installation = get_or_create_installation(session, forge, external_id, account,
-                                              suspended=False)
+                                              suspended=suspended)
     session.flush()
     attach_repositories(session, installation, repositories)
     return installation

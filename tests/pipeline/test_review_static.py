@@ -36,7 +36,8 @@ def test_model_skip_is_said_once_with_the_fix(app_repo: GitRepo, run_cli: Run) -
 
     assert result.out.count("model reviewers skipped") == 1
     assert "REVIEWBOT_ENGINE_URLS" in result.out
-    assert "B602" in result.out and "app.py" in result.out
+    assert "B602" in result.out
+    assert "app.py" in result.out
 
 
 def test_untriaged_analyzer_findings_are_marked(app_repo: GitRepo, run_cli: Run) -> None:
@@ -53,7 +54,8 @@ def test_sarif_is_valid_against_the_official_schema(app_repo: GitRepo, run_cli: 
     result = run_cli("review", "--repo", str(app_repo.root), "--format", "sarif",
                      "--output", str(out))
 
-    assert result.code == 1 and result.out == ""
+    assert result.code == 1
+    assert result.out == ""
     document = json.loads(out.read_text())
     schema = json.loads((FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(document)
@@ -78,7 +80,8 @@ def test_repo_config_excludes_paths_and_bad_config_falls_back(git_repo: GitRepo,
 
     result = run_cli("review", "--repo", str(git_repo.root), "--format", "json")
     paths = {f["path"] for f in result.json()["findings"]}
-    assert "lib/tool.py" in paths and "scripts/tool.py" not in paths
+    assert "lib/tool.py" in paths
+    assert "scripts/tool.py" not in paths
 
     git_repo.checkout("main")
     git_repo.commit("typo", {".reviewbot.yml": "excldue: ['scripts/**']\n"})
@@ -120,7 +123,8 @@ def test_bad_input_is_one_clear_line_and_exit_2(case: str, app_repo: GitRepo, ru
     result = run_cli("review", *args)
     assert result.code == 2
     lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("reviewbot: error: ")
+    assert len(lines) == 1
+    assert lines[0].startswith("reviewbot: error: ")
     assert "Traceback" not in result.err
 
 
@@ -135,4 +139,5 @@ def test_console_script_prints_no_traceback(tmp_path: Path, isolated_env: Path) 
 def test_help_has_examples() -> None:
     done = subprocess.run([sys.executable, "-m", "bot.cli", "review", "--help"],
                           capture_output=True, text=True, check=True)
-    assert "examples:" in done.stdout and "--fail-on" in done.stdout
+    assert "examples:" in done.stdout
+    assert "--fail-on" in done.stdout

@@ -1,0 +1,1 @@
+"""The weekly quality digest: figures, Markdown / Slack / HTML renderings, delivery."""

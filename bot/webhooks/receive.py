@@ -1,0 +1,104 @@
+"""What both receivers share: their collaborators, the refusals, and route-then-accept.
+
+Status codes (each with its own log key):
+  413 body over the limit · 401 secret not configured / signature or token missing or
+  wrong · 400 headers missing, body not a JSON object, payload not the documented shape ·
+  204 authentic but nothing to do (event or action not handled; nothing recorded) ·
+  202 recorded and enqueued · 200 a delivery id seen before (nothing enqueued) ·
+  503 database or broker unavailable (the forge shows the failure and can redeliver).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot.errors import HistoryError
+from bot.events.outcomes import Outcome, ReviewJob
+from bot.webhooks.intake import DeliveryIntake, IntakeStatus
+from bot.webhooks.queueing import QueueUnavailable
+from bot.webhooks.routing import HandlerContext, Router, WebhookEvent
+
+log = logging.getLogger("bot.webhooks")
+
+MAX_LOGGED_HEADER = 128
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The receivers' collaborators, built once by `create_app`."""
+
+    intake: DeliveryIntake
+    github: Router[Outcome]
+    gitlab: Router[Outcome]
+    context: HandlerContext
+    github_secret: str | None
+    gitlab_secret: str | None
+    max_bytes: int
+
+
+def get_edge(request: Request) -> Edge:
+    edge: Edge = request.app.state.edge
+    return edge
+
+
+EdgeDep = Annotated[Edge, Depends(get_edge)]
+
+
+def header_field(value: str | None) -> str | None:
+    """An unauthenticated header value made safe to log: bounded length, printable."""
+    if value is None:
+        return None
+    return value[:MAX_LOGGED_HEADER].encode("ascii", "replace").decode("ascii")
+
+
+def refuse(status: int, key: str, fields: dict[str, Any]) -> Response:
+    """Log the refusal under its own key and answer it; never echoes the request."""
+    log.warning(key, extra=fields)
+    return JSONResponse({"error": key.removeprefix("webhook.")}, status_code=status)
+
+
+def parse_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when it is not one."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+async def route_and_accept(edge: Edge, router: Router[Outcome], event: WebhookEvent,
+                           body: bytes, fields: dict[str, Any]) -> Response:
+    """Route the verified event; record and enqueue what the handlers decided."""
+    if not router.handlers_for(event.event, event.action):
+        log.info("webhook.ignored", extra={**fields, "reason": "not_handled"})
+        return Response(status_code=204)
+    try:
+        outcomes = router.dispatch(event, edge.context)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return refuse(400, "webhook.payload_invalid", {**fields, "error_type": type(exc).__name__})
+    if not outcomes:
+        log.info("webhook.ignored", extra={**fields, "reason": "nothing_to_do"})
+        return Response(status_code=204)
+    fields["pr"] = next((job.number for job in outcomes if isinstance(job, ReviewJob)), None)
+    try:
+        result = await run_in_threadpool(edge.intake.accept, event, outcomes, body)
+    except QueueUnavailable:
+        log.error("webhook.enqueue_failed", extra=fields)
+        return JSONResponse({"error": "queue_unavailable"}, status_code=503)
+    except HistoryError as exc:
+        log.error("webhook.record_failed", extra={**fields, "error_type": type(exc).__name__})
+        return JSONResponse({"error": "database_unavailable"}, status_code=503)
+    if result.status is IntakeStatus.DUPLICATE:
+        log.info("webhook.duplicate", extra=fields)
+        return JSONResponse({"status": "duplicate", "delivery_id": event.delivery_id})
+    log.info("webhook.accepted", extra={**fields, "jobs": result.jobs,
+                                          "intake": result.status.value})
+    return JSONResponse({"status": result.status.value, "delivery_id": event.delivery_id,
+                         "jobs": result.jobs}, status_code=202)

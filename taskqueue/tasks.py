@@ -1,0 +1,78 @@
+"""Celery task shims: unpack keyword-only ids, call the plain job function in `bot.jobs`.
+
+The tasks are registered on the app passed to `register_tasks` (see `taskqueue.app`),
+under the names the web edge publishes to (`bot.webhooks.queueing`). Their collaborators
+(`bot.jobs.JobContext`) are built lazily, once per worker process, never at import time.
+`TransientError` is retried with exponential backoff and jitter; a forge rate limit is
+retried after the delay the forge asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery import Celery
+
+from bot.errors import ForgeRateLimited
+from bot.events.outcomes import ReviewJob
+from bot.jobs import JobContext, build_job_context, run_review_job
+from bot.settings import Settings
+from bot.webhooks.queueing import REVIEW_TASK
+from reviewers.errors import TransientError
+
+RETRY_BACKOFF_MAX_S = 600
+
+
+class LazyJobContext:
+    """Builds the job context on first use in the process that runs the jobs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._context: JobContext | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> JobContext:
+        with self._lock:
+            if self._context is None:
+                self._context = build_job_context(self._settings)
+            return self._context
+
+
+def review_pull_request(
+    context: JobContext,
+    *,
+    forge: str,
+    repo: str,
+    number: int,
+    head_sha: str | None,
+    trigger: str,
+    delivery_id: str,
+    **optional: Any,
+) -> None:
+    """The body of the review task: rebuild the `ReviewJob` and run it."""
+    job = ReviewJob.from_task_kwargs({
+        "forge": forge, "repo": repo, "number": number, "head_sha": head_sha,
+        "trigger": trigger, "delivery_id": delivery_id, **optional,
+    })
+    run_review_job(job, context)
+
+
+def register_tasks(app: Celery, settings: Settings) -> None:
+    """Register the task shims on `app`."""
+    contexts = LazyJobContext(settings)
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=REVIEW_TASK,
+        bind=True,
+        autoretry_for=(TransientError,),
+        dont_autoretry_for=(ForgeRateLimited,),
+        retry_backoff=True,
+        retry_backoff_max=RETRY_BACKOFF_MAX_S,
+        retry_jitter=True,
+    )
+    def review_task(self: Any, **kwargs: Any) -> None:
+        try:
+            review_pull_request(contexts.get(), **kwargs)
+        except ForgeRateLimited as exc:
+            raise self.retry(exc=exc, countdown=max(1.0, exc.retry_after)) from exc

@@ -1,0 +1,142 @@
+"""Backpressure, retries within the deadline, timeouts without duplicate work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from reviewers.engine import ChatRequest, Priority
+from reviewers.engine.budget import TokenBudget
+from reviewers.errors import EngineUnavailable
+from tests.engine.helpers import pool_for, review_messages, review_request
+from tests.standin import Reply
+
+
+async def test_prompt_tokens_in_flight_stay_under_the_limit_at_the_server(vllm_standin) -> None:
+    server = vllm_standin(time_scale=0.1, prefill_tokens_per_s=20_000)
+    requests = [ChatRequest(messages=review_messages(f"org/r{i}", "review", 300))
+                for i in range(8)]
+    limit = 2500
+    pool = pool_for(server.url, max_inflight_tokens=limit)
+    try:
+        sizes = [await pool.count_tokens(r.messages) for r in requests]  # exact, now cached
+        assert 2 * max(sizes) <= limit < 3 * min(sizes)  # room for two prompts at a time
+        results = await asyncio.gather(*(pool.chat(r, affinity_key="org") for r in requests))
+        peak_at_client = pool.replicas[0].budget.peak_inflight_tokens
+    finally:
+        await pool.aclose()
+    assert len(results) == 8
+    assert max(sizes) < server.peak_prompt_tokens_in_flight <= limit  # bounded, yet concurrent
+    assert peak_at_client <= limit
+    assert sum(r.queue_s > 0.005 for r in results) >= 4  # callers did wait for room
+
+
+async def test_budget_admits_by_priority_then_arrival() -> None:
+    budget = TokenBudget(limit_tokens=100)
+    order: list[str] = []
+
+    async def call(name: str, tokens: int, priority: Priority, hold_s: float) -> None:
+        async with budget.hold(tokens, priority):
+            order.append(name)
+            await asyncio.sleep(hold_s)
+
+    first = asyncio.create_task(call("first", 100, Priority.REVIEW, 0.05))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(call(name, 60, priority, 0.01)) for name, priority in
+               (("digest", Priority.DIGEST), ("review", Priority.REVIEW),
+                ("interactive", Priority.INTERACTIVE))]
+    huge = asyncio.create_task(call("huge", 500, Priority.DIGEST, 0.0))  # alone, not starved
+    await asyncio.gather(first, huge, *waiting)
+    assert order == ["first", "interactive", "review", "digest", "huge"]
+    assert budget.inflight_tokens == 0
+    assert budget.waiting_requests == 0
+
+
+async def test_a_transient_503_is_retried_then_answered(vllm_standin) -> None:
+    server = vllm_standin()
+    server.set_fault("queue_full", count=2)
+    pool = pool_for(server.url)
+    try:
+        result = await pool.chat(review_request("org/r"), affinity_key="org/r")
+    finally:
+        await pool.aclose()
+    assert result.record.attempts == 3
+    assert [r.status for r in server.requests] == [503, 503, 200]
+    assert len({r.request_id for r in server.requests}) == 3
+
+
+async def test_a_dropped_connection_is_retried(vllm_standin) -> None:
+    server = vllm_standin()
+    server.set_fault("drop", count=1)
+    pool = pool_for(server.url, breaker_failures=3)
+    try:
+        result = await pool.chat(review_request("org/r"), affinity_key="org/r")
+    finally:
+        await pool.aclose()
+    assert result.parsed == [{"findings": []}]
+    assert result.record.attempts == 2
+
+
+async def test_retries_stop_at_the_deadline(vllm_standin) -> None:
+    server = vllm_standin()
+    server.set_fault("queue_full")  # every request 503, but /health stays 200
+    pool = pool_for(server.url, deadline_s=0.6, backoff_base_s=0.05, backoff_max_s=0.2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(EngineUnavailable, match="deadline"):
+            await pool.chat(review_request("org/r"), affinity_key="org/r")
+    finally:
+        await pool.aclose()
+    elapsed = time.monotonic() - started
+    assert 0.3 < elapsed < 0.9
+    assert 3 <= len(server.requests) <= 12
+    (record,) = pool.records
+    assert record.outcome == "EngineUnavailable"
+    assert record.attempts == len(server.requests)
+
+
+async def test_a_dead_pool_gives_up_at_the_deadline(vllm_standin) -> None:
+    server = vllm_standin()
+    server.set_fault("unavailable")  # /health 503: breaker opens, nothing healthy
+    pool = pool_for(server.url, deadline_s=0.5, breaker_failures=1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(EngineUnavailable):
+            await pool.chat(review_request("org/r"), affinity_key="org/r")
+    finally:
+        await pool.aclose()
+    assert time.monotonic() - started < 0.9
+
+
+async def test_timeout_aborts_the_request_before_it_is_sent_again(vllm_standin) -> None:
+    server = vllm_standin()
+    server.script(Reply(content={"findings": []}, delay_s=2.0))  # first attempt hangs
+    pool = pool_for(server.url, timeout_s=0.3, deadline_s=3.0)
+    try:
+        result = await pool.chat(review_request("org/r"), affinity_key="org/r")
+    finally:
+        await pool.aclose()
+    first, second = server.requests
+    assert result.record.attempts == 2
+    assert result.request_id == second.request_id
+    assert first.aborted_at is not None
+    assert first.finished_at is None
+    assert first.aborted_at < second.arrived_at  # never two copies of the work at once
+    assert server.metrics()["vllm:num_requests_running"] == 0
+
+
+async def test_timeout_at_the_deadline_leaves_nothing_running(vllm_standin) -> None:
+    server = vllm_standin()
+    server.set_fault("slow", delay_s=2.0)
+    pool = pool_for(server.url, timeout_s=0.3, deadline_s=0.4)
+    try:
+        with pytest.raises(EngineUnavailable):
+            await pool.chat(review_request("org/r"), affinity_key="org/r")
+    finally:
+        await pool.aclose()
+    await asyncio.sleep(0.05)
+    assert len(server.requests) == 1
+    assert server.requests[0].aborted_at is not None
+    assert server.metrics()["vllm:num_requests_running"] == 0

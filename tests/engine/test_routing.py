@@ -1,0 +1,148 @@
+"""Prefix affinity, spill on overload and on failure, priority at the server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from reviewers.engine import Priority, RoutingPolicy
+from reviewers.engine.routing import rendezvous_order
+from tests.engine.helpers import MODEL, pool_for, review_request
+from tests.standin import Reply
+
+REPOS = [f"org/repo{i}" for i in range(12)]
+
+
+def test_rendezvous_moves_only_the_keys_of_a_removed_replica() -> None:
+    urls = [f"http://gpu{i}:8000" for i in range(4)]
+    before = {key: rendezvous_order(key, urls)[0] for key in REPOS * 4}
+    after = {key: rendezvous_order(key, urls[:3])[0] for key in REPOS * 4}
+    moved = {key for key in before if before[key] != after[key]}
+    assert moved == {key for key in before if before[key] == urls[3]}
+    assert len(set(before.values())) > 1
+
+
+async def test_calls_of_a_repository_stay_on_one_replica(vllm_standin) -> None:
+    servers = [vllm_standin() for _ in range(3)]
+    pool = pool_for(*(server.url for server in servers))
+    try:
+        results = await asyncio.gather(*(
+            pool.chat(review_request(repo, task), affinity_key=repo)
+            for repo in REPOS for task in ("review", "security", "tests")
+        ))
+    finally:
+        await pool.aclose()
+    by_repo: dict[str, set[str]] = {}
+    for result in results:
+        by_repo.setdefault(result.record.affinity_key, set()).add(result.replica)
+    assert all(replicas == {pool.preferred_replica(repo)} for repo, replicas in by_repo.items())
+    # confirmed at the servers: each saw every call of its repositories and no other
+    for server in servers:
+        mine = {repo for repo in REPOS if pool.preferred_replica(repo) == server.url}
+        seen = {r.last_message.split("Diff of ")[1].split(":")[0] for r in server.requests}
+        assert seen == mine
+        assert len(server.requests) == 3 * len(mine)
+    assert sum(1 for server in servers if server.requests) >= 2
+    assert not any(result.record.spilled for result in results)
+
+
+async def test_spill_when_preferred_replica_fails_and_return_after(vllm_standin) -> None:
+    servers = [vllm_standin(), vllm_standin()]
+    pool = pool_for(*(server.url for server in servers), breaker_failures=1)
+    repo = "org/app"
+    preferred = next(s for s in servers if s.url == pool.preferred_replica(repo))
+    other = next(s for s in servers if s is not preferred)
+    try:
+        preferred.set_fault("unavailable")  # /health 503 and chat 503, as a dead engine
+        spilled = await pool.chat(review_request(repo), affinity_key=repo)
+        again = await pool.chat(review_request(repo, "security"), affinity_key=repo)
+        assert spilled.replica == again.replica == other.url
+        assert again.record.spilled
+        assert again.record.attempts == 1
+        preferred.set_fault(None)
+        await asyncio.sleep(0.25)  # breaker cool-down, then a /health probe closes it
+        back = await pool.chat(review_request(repo, "tests"), affinity_key=repo)
+    finally:
+        await pool.aclose()
+    assert back.replica == preferred.url
+    assert not back.record.spilled
+    assert len(preferred.requests) == 2  # the one failed attempt, then the return
+
+
+async def test_spill_when_preferred_replica_queue_is_over_the_bound(vllm_standin) -> None:
+    servers = [vllm_standin(max_num_seqs=1), vllm_standin(max_num_seqs=1)]
+    pool = pool_for(*(server.url for server in servers), max_waiting=1)
+    repo = "org/busy"
+    preferred = next(s for s in servers if s.url == pool.preferred_replica(repo))
+    preferred.script(*[Reply(content={"findings": []}, delay_s=0.15)] * 4)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "other client"}],
+            "max_tokens": 5}
+    async with httpx.AsyncClient() as other_client:
+        load = [asyncio.create_task(
+            other_client.post(f"{preferred.url}/v1/chat/completions", json=body, timeout=10))
+            for _ in range(4)]
+        while preferred.metrics()["vllm:num_requests_waiting"] < 3:
+            await asyncio.sleep(0.01)
+        try:
+            result = await pool.chat(review_request(repo), affinity_key=repo)
+        finally:
+            await pool.aclose()
+        await asyncio.gather(*load)
+    assert result.replica != preferred.url
+    assert result.record.spilled
+
+
+async def test_round_robin_policy_ignores_affinity(vllm_standin) -> None:
+    servers = [vllm_standin(), vllm_standin()]
+    pool = pool_for(*(s.url for s in servers), routing=RoutingPolicy.ROUND_ROBIN)
+    try:
+        results = [await pool.chat(review_request("org/one", t), affinity_key="org/one")
+                   for t in ("a", "b", "c", "d")]
+    finally:
+        await pool.aclose()
+    assert {r.replica for r in results} == {s.url for s in servers}
+
+
+async def test_priority_order_is_observed_at_the_server(vllm_standin) -> None:
+    server = vllm_standin(scheduling_policy="priority", max_num_seqs=1, time_scale=0.002)
+    server.script(Reply(content={"findings": []}, delay_s=0.4), marker="blocker")
+    pool = pool_for(server.url, priority_scheduling=True)
+    try:
+        blocker = asyncio.create_task(
+            pool.chat(review_request("org/x", "blocker"), affinity_key="org/x"))
+        while not server.requests:
+            await asyncio.sleep(0.005)
+        calls = []
+        for priority in (Priority.DIGEST, Priority.REVIEW, Priority.INTERACTIVE) * 2:
+            calls.append(asyncio.create_task(pool.chat(
+                review_request("org/x", f"{priority.name} {len(calls)}"),
+                affinity_key="org/x", priority=priority)))
+            await asyncio.sleep(0.01)  # distinct arrival order at the server: digest first
+        await asyncio.gather(blocker, *calls)
+    finally:
+        await pool.aclose()
+    done = sorted(server.requests[1:], key=lambda r: r.finished_at or 0.0)
+    assert [r.priority for r in done] == [-1, -1, 0, 0, 1, 1]
+    assert all("DIGEST" in r.last_message for r in done if r.priority == 1)
+
+
+async def test_priority_is_not_sent_to_a_fcfs_server(vllm_standin) -> None:
+    server = vllm_standin()  # fcfs: vLLM rejects a non-zero priority with 400
+    pool = pool_for(server.url, priority_scheduling=False)
+    try:
+        result = await pool.chat(review_request("org/x"), affinity_key="org/x",
+                                 priority=Priority.INTERACTIVE)
+    finally:
+        await pool.aclose()
+    assert result.parsed
+    assert "priority" not in server.requests[0].body
+
+
+async def test_fcfs_server_rejects_priority_like_vllm(vllm_standin) -> None:
+    server = vllm_standin()
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "priority": -1}
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{server.url}/v1/chat/completions", json=body)
+    assert answer.status_code == 400
+    assert "Priority scheduling is not enabled" in answer.json()["error"]["message"]

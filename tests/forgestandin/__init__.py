@@ -1,0 +1,1 @@
+"""Loopback stand-ins for the GitHub and GitLab APIs (real HTTP servers that record requests)."""

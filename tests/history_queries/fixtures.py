@@ -1,0 +1,58 @@
+"""Seeded Postgres databases: the seed is written once into a template, each test gets a copy.
+
+`seeded_url` is a fresh `CREATE DATABASE ... TEMPLATE` copy of the seeded database, so
+tests may write (feedback, digests) without seeing each other's changes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from sqlalchemy.pool import NullPool
+
+from bot.history.db import make_engine, session_factory, upgrade_database
+from tests.conftest import PG_ADMIN_DSN, PG_URL_TEMPLATE, _empty_postgres
+from tests.history_queries.seed import Seeded, seed_history
+
+
+@dataclass(frozen=True)
+class SeedTemplate:
+    database: str
+    seeded: Seeded
+
+
+@pytest.fixture(scope="session")
+def seed_template(pg_url: str) -> SeedTemplate:
+    """The session's Postgres database (`pg_url`), migrated and seeded; never used directly."""
+    _empty_postgres(pg_url)
+    upgrade_database(pg_url)
+    engine = make_engine(pg_url, poolclass=NullPool)
+    try:
+        with session_factory(engine)() as session:
+            seeded = seed_history(session)
+            session.commit()
+    finally:
+        engine.dispose()
+    return SeedTemplate(pg_url.rsplit("/", 1)[1], seeded)
+
+
+@pytest.fixture
+def seeded_url(seed_template: SeedTemplate) -> Iterator[str]:
+    """URL of a private copy of the seeded database, dropped after the test."""
+    name = f"reviewbot_seeded_{secrets.token_hex(5)}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{seed_template.database}"')
+    try:
+        yield PG_URL_TEMPLATE.format(name=name)
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def seeded(seed_template: SeedTemplate) -> Seeded:
+    return seed_template.seeded

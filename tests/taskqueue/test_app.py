@@ -1,0 +1,39 @@
+"""The Celery app factory: delivery guarantees, limits, routes and the retry policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.webhooks.queueing import QUEUES, REVIEW_TASK
+from reviewers.errors import ConfigError, TransientError
+from taskqueue.app import create_celery_app
+from tests.webhooks.conftest import make_settings
+
+
+def test_at_least_once_delivery_and_limits() -> None:
+    settings = make_settings("sqlite://", job_soft_time_limit_s=100, job_time_limit_s=120,
+                             broker_visibility_timeout_s=300, job_max_retries=3)
+    app = create_celery_app(settings)
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert (conf.task_soft_time_limit, conf.task_time_limit) == (100, 120)
+    assert conf.broker_transport_options["visibility_timeout"] == 300
+    assert [queue.name for queue in conf.task_queues] == list(QUEUES)
+    assert app.amqp.router.route({}, REVIEW_TASK)["queue"].name == "review"
+    task = app.tasks[REVIEW_TASK]
+    assert task.autoretry_for == (TransientError,)
+    assert (task.retry_backoff, task.retry_jitter, task.max_retries) == (True, True, 3)
+
+
+@pytest.mark.parametrize(("soft", "hard", "visibility"), [
+    (100, 120, 120),  # a job at its hard limit would be redelivered while still running
+    (100, 120, 60),
+    (120, 120, 300),  # soft limit must leave time to clean up
+])
+def test_inconsistent_limits_are_refused(soft: int, hard: int, visibility: int) -> None:
+    settings = make_settings("sqlite://", job_soft_time_limit_s=soft, job_time_limit_s=hard,
+                             broker_visibility_timeout_s=visibility)
+    with pytest.raises(ConfigError):
+        create_celery_app(settings)
