@@ -11,9 +11,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from bot.clibase import EXIT_ERROR, EXIT_OK, Parser, Subparsers
 from reviewers.errors import ReviewbotError
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 log = logging.getLogger("reviewbot.cli")
 
@@ -30,16 +29,7 @@ The engine defaults to REVIEWBOT_ENGINE_URLS (comma-separated vLLM servers).
 Exit status: 0 no finding at or above --fail-on, 1 at least one, 2 an error."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that exits with 2 and one line, like every other error of the CLI."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"reviewbot: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR)
-
-
-def _add_review(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_review(sub: Subparsers) -> None:
     p = sub.add_parser(
         "review", help="review a local change (base...head of a git checkout)",
         description="Review base...head of a local git checkout with the static analyzers "
@@ -68,7 +58,7 @@ def _run_review(args: argparse.Namespace) -> int:
     return run_local_review(args)
 
 
-def _add_db(sub: argparse._SubParsersAction[_Parser]) -> None:
+def _add_db(sub: Subparsers) -> None:
     p = sub.add_parser("db", help="manage the history database",
                        description="Manage the review-history database "
                                    "(REVIEWBOT_DATABASE_URL).",
@@ -76,7 +66,7 @@ def _add_db(sub: argparse._SubParsersAction[_Parser]) -> None:
                               "  REVIEWBOT_DATABASE_URL=postgresql+psycopg://bot@db/bot "
                               "reviewbot db upgrade",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    dbsub = p.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    dbsub = p.add_subparsers(dest="db_command", required=True, parser_class=Parser)
     up = dbsub.add_parser("upgrade", help="apply migrations up to the newest revision")
     up.add_argument("--revision", default="head", help="target revision (default: head)")
     up.set_defaults(handler=_run_db_upgrade)
@@ -92,17 +82,18 @@ def _run_db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [_add_review, _add_db]
+# Each further command is a module with `add_parser(sub)`; add it to this list.
+_COMMANDS: list[Callable[[Subparsers], None]] = [_add_review, _add_db]
 
 
-def build_parser() -> _Parser:
-    parser = _Parser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="reviewbot",
         description="Self-hosted code review and test generation for GitHub and GitLab.",
         epilog="Run 'reviewbot COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for add in _COMMANDS:
         add(sub)
     return parser
