@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     job_time_limit_s: int = 2700  # the worker child is killed
     broker_visibility_timeout_s: int = 3600  # unacked jobs come back after this; > time limit
     job_max_retries: int = 5  # retries of a job that raised TransientError
+    # Bare mirrors of reviewed repositories (one per repository, shared by the workers of a host).
+    mirror_dir: Path = Field(default_factory=lambda: Path(
+        platformdirs.user_cache_dir("reviewbot", appauthor=False)) / "mirrors")
 
     # Weekly digest (bot.digest) and dashboard (bot.dashboard).
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
@@ -65,6 +68,7 @@ class Settings(BaseSettings):
     digest_chat_webhook_url: SecretStr | None = None  # Slack-compatible incoming webhook
     dashboard_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     dashboard_session_ttl_s: int = 12 * 3600
+    dashboard_url: str | None = None  # public base URL of the dashboard, for digest links
     # GPU-seconds estimate: uncached prompt / prefill rate + completion / decode rate, per GPU
     # (VLLM.md section 7: ~5.7k tok/s prefill of a 10k prompt at 50 % MFU on one H100;
     # ~1.2k tok/s decode on a 2xH100 pod with ~30 sequences in the batch).

@@ -48,6 +48,7 @@ def review_pull_request(
     head_sha: str | None,
     trigger: str,
     delivery_id: str,
+    final_attempt: bool = False,
     **optional: Any,
 ) -> None:
     """The body of the review task: rebuild the `ReviewJob` and run it."""
@@ -55,7 +56,7 @@ def review_pull_request(
         "forge": forge, "repo": repo, "number": number, "head_sha": head_sha,
         "trigger": trigger, "delivery_id": delivery_id, **optional,
     })
-    run_review_job(job, context)
+    run_review_job(job, context, final_attempt=final_attempt)
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
@@ -73,6 +74,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     )
     def review_task(self: Any, **kwargs: Any) -> None:
         try:
-            review_pull_request(contexts.get(), **kwargs)
+            final = self.request.retries >= (self.max_retries or 0)
+            review_pull_request(contexts.get(), final_attempt=final, **kwargs)
         except ForgeRateLimited as exc:
             raise self.retry(exc=exc, countdown=max(1.0, exc.retry_after)) from exc

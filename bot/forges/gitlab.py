@@ -28,6 +28,7 @@ from bot.forges.base import (
 from bot.forges.markers import find_fingerprints
 from bot.forges.ratelimit import WritePacer, is_rate_limited, retry_after_seconds
 from bot.forges.render import MAX_BODY_CHARS, comment_body, review_body, split_inline
+from bot.metrics import forge_call
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,13 @@ def _raise_on_rate_limit(response: requests.Response, *args: Any, **kwargs: Any)
 
 @contextmanager
 def translate_errors(action: str) -> Iterator[None]:
+    """One GitLab API call: errors translated, then counted (`bot.metrics`)."""
+    with forge_call("gitlab"), _translate_errors(action):
+        yield
+
+
+@contextmanager
+def _translate_errors(action: str) -> Iterator[None]:
     """Re-raise python-gitlab and requests errors as the bot's `ForgeError` family."""
     try:
         yield
@@ -202,7 +210,7 @@ class GitLabForge:
             return int(mr.notes.create({"body": text}).id)
 
     def start_check(self, repo: str, head_sha: str, name: str) -> str:
-        self._set_status(repo, head_sha, name, "pending", "review in progress")
+        self._set_status(repo, head_sha, name, "running", "review in progress")
         return name
 
     def complete_check(

@@ -115,7 +115,7 @@ def test_commit_status_lifecycle(gitlab_forge: GitLabForge, gitlab_standin: GitL
     gitlab_forge.complete_check(REPO, check, pull_repo.head_sha, "neutral", "Engine unavailable",
                                 "details", [Annotation("big.py", 1, 1, "warning", "m")])
     statuses = [(s["name"], s["status"]) for s in _project(gitlab_standin).statuses]
-    assert statuses == [("reviewbot", "pending"), ("reviewbot", "canceled")]
+    assert statuses == [("reviewbot", "running"), ("reviewbot", "canceled")]
     assert _project(gitlab_standin).statuses[-1]["description"] == "Engine unavailable"
 
 
