@@ -30,6 +30,7 @@ from bot.forges.base import (
 from bot.forges.markers import find_fingerprints
 from bot.forges.ratelimit import is_rate_limited, retry_after_seconds
 from bot.forges.render import MAX_BODY_CHARS, comment_body, review_body, split_inline
+from bot.metrics import forge_call
 from bot.settings import Settings
 
 ANNOTATIONS_PER_REQUEST = 50
@@ -40,6 +41,13 @@ _PERMISSIONS: dict[str, Permission] = {"admin": "admin", "write": "write", "read
 
 @contextmanager
 def translate_errors(action: str) -> Iterator[None]:
+    """One GitHub API call: errors translated, then counted (`bot.metrics`)."""
+    with forge_call("github"), _translate_errors(action):
+        yield
+
+
+@contextmanager
+def _translate_errors(action: str) -> Iterator[None]:
     """Re-raise PyGithub and requests errors as the bot's `ForgeError` family."""
     try:
         yield

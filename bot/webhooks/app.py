@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from prometheus_client.registry import Collector
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,7 @@ from bot.settings import Settings
 from bot.webhooks import github, gitlab
 from bot.webhooks.health import ReadinessCheck, health_router
 from bot.webhooks.intake import DEFAULT_REDELIVERY_GRACE, DeliveryIntake
+from bot.webhooks.metrics import metrics_router
 from bot.webhooks.queueing import JobQueue
 from bot.webhooks.receive import Edge
 from bot.webhooks.routing import HandlerContext, Router
@@ -46,6 +48,7 @@ def create_app(
     gitlab_routes: Router[Outcome] | None = None,
     redelivery_grace: timedelta = DEFAULT_REDELIVERY_GRACE,
     lifespan: Lifespan | None = None,
+    metrics_collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """The webhook API. With no secret configured for a forge, its endpoint refuses all."""
     app = FastAPI(title="reviewbot", docs_url=None, redoc_url=None, openapi_url=None,
@@ -62,4 +65,5 @@ def create_app(
     app.include_router(github.router)
     app.include_router(gitlab.router)
     app.include_router(health_router(readiness))
+    app.include_router(metrics_router(metrics_collectors))
     return app

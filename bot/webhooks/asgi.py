@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI
+from prometheus_client.registry import Collector
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bot.history.db import make_engine, session_factory
+from bot.metrics import QueueDepthCollector
 from bot.settings import Settings, get_settings
 from bot.webhooks.app import create_app
 from bot.webhooks.health import broker_check, database_check, engine_check
-from bot.webhooks.queueing import CeleryJobQueue, celery_producer
+from bot.webhooks.queueing import QUEUES, CeleryJobQueue, celery_producer
 from reviewers.engine.config import EngineConfig
 from reviewers.engine.pool import EnginePool
 
@@ -53,6 +58,15 @@ class EngineHealth:
         return self._config is not None
 
 
+def queue_depth_collectors(settings: Settings) -> list[Collector]:
+    """The broker's queue lengths as `reviewbot_queue_depth` (Redis brokers only)."""
+    if not settings.broker_url.startswith(("redis://", "rediss://")):
+        return []
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=2,
+                                  socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+    return [QueueDepthCollector(client, QUEUES)]
+
+
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The production app, every collaborator built from `settings` (default: environment)."""
     settings = settings or get_settings()
@@ -65,4 +79,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         engine_check(engine.check_health if engine.configured else None),
     ]
     return create_app(settings, sessions=session_factory(database), job_queue=queue,
-                      readiness=readiness, lifespan=engine.lifespan)
+                      readiness=readiness, lifespan=engine.lifespan,
+                      metrics_collectors=queue_depth_collectors(settings))

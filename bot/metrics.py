@@ -1,0 +1,292 @@
+"""Prometheus metrics of the service: what an operator graphs and alerts on.
+
+The API process serves them at `/metrics`; Celery workers are separate processes (a
+prefork pool of children), so they run in prometheus_client's *multiprocess mode*: set
+`PROMETHEUS_MULTIPROC_DIR` to an empty, per-pod directory before the worker starts, and
+`serve_worker_metrics(port)` exposes the children's merged values on a port of its own
+(`REVIEWBOT_METRICS_PORT`, scraped per worker pod). Without that variable every process
+keeps its own values in memory, which is right for the single-process API.
+
+Worker-side code calls the `observe_*` functions; none of them raises, and none of their
+labels ever carries a secret or user-controlled free text (only enums, forge names,
+replica URLs and queue names), so the series count stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from bot.errors import ForgeError, ForgeRateLimited, ForgeUnavailable
+from reviewers.engine.calls import CallRecord
+
+log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+# A review takes seconds (static only) to tens of minutes (a 100k-token prompt in a queue).
+REVIEW_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600)
+ENGINE_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900)
+
+WEBHOOK_DELIVERIES = Counter(
+    "reviewbot_webhook_deliveries", "Webhook deliveries by forge, event and outcome.",
+    ["forge", "event", "outcome"])
+REVIEW_DURATION = Histogram(
+    "reviewbot_review_duration_seconds",
+    "From the webhook's arrival to the review posted on the forge.",
+    ["forge", "trigger"], buckets=REVIEW_BUCKETS)
+REVIEWS = Counter("reviewbot_reviews", "Review jobs finished, by outcome.",
+                  ["forge", "outcome"])
+FINDINGS_POSTED = Counter("reviewbot_findings_posted", "Findings posted, by severity.",
+                          ["severity"])
+TESTS_GENERATED = Counter("reviewbot_generated_tests",
+                          "Generated unit tests after the sandbox run: kept or discarded.",
+                          ["result"])
+ENGINE_TOKENS = Counter("reviewbot_engine_tokens",
+                        "Engine tokens by replica and kind (prompt, cached, completion).",
+                        ["replica", "kind"])
+ENGINE_LATENCY = Histogram("reviewbot_engine_request_duration_seconds",
+                           "Engine call latency (queueing and retries included), per replica.",
+                           ["replica", "outcome"], buckets=ENGINE_BUCKETS)
+FORGE_CALLS = Counter("reviewbot_forge_api_calls", "Forge API calls by forge and outcome.",
+                      ["forge", "outcome"])
+RATE_LIMIT_WAITS = Counter("reviewbot_forge_rate_limit_waits",
+                           "Times a job waited for a forge rate limit (retry or pacing).",
+                           ["forge", "kind"])
+RATE_LIMIT_WAIT_SECONDS = Counter("reviewbot_forge_rate_limit_wait_seconds",
+                                  "Seconds spent waiting for forge rate limits.",
+                                  ["forge", "kind"])
+
+
+def _safe(observe: Callable[[], None]) -> None:
+    """Metrics must never break a review: a bad value is logged and dropped."""
+    try:
+        observe()
+    except (ValueError, TypeError) as exc:
+        log.warning("metrics.observe_failed", extra={"error_type": type(exc).__name__})
+
+
+def replica_label(url: str | None) -> str:
+    """host:port of a replica URL: no path, no credentials a URL might carry."""
+    if not url:
+        return "none"
+    parts = urlsplit(url)
+    host = parts.hostname or "unknown"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+# -- webhook side (recorded by bot.webhooks) -------------------------------------------------
+
+def observe_webhook(forge: str, event: str | None, outcome: str) -> None:
+    """One delivery answered by the edge; `event` is bounded to known-safe text."""
+    name = (event or "unknown")[:64]
+    _safe(lambda: WEBHOOK_DELIVERIES.labels(forge, name, outcome).inc())
+
+
+# -- worker side (called from bot.jobs) -----------------------------------------------------
+
+def observe_review(duration_s: float, findings_by_severity: Mapping[str, int], *,
+                   forge: str = "unknown", trigger: str = "unknown",
+                   outcome: str = "posted") -> None:
+    """A review job ended: its webhook-to-posted duration and the findings it posted.
+
+    `duration_s` is measured from the delivery's `received_at`; pass outcome "failed"
+    (duration and findings are then not recorded) when the job gave up.
+    """
+    def observe() -> None:
+        REVIEWS.labels(forge, outcome).inc()
+        if outcome != "posted":
+            return
+        REVIEW_DURATION.labels(forge, trigger).observe(max(duration_s, 0.0))
+        for severity, count in findings_by_severity.items():
+            if severity in SEVERITIES and count > 0:
+                FINDINGS_POSTED.labels(severity).inc(count)
+    _safe(observe)
+
+
+def observe_generated_tests(kept: int, discarded: int) -> None:
+    """Generated tests of one run: those validated in the sandbox and those thrown away."""
+    def observe() -> None:
+        if kept > 0:
+            TESTS_GENERATED.labels("kept").inc(kept)
+        if discarded > 0:
+            TESTS_GENERATED.labels("discarded").inc(discarded)
+    _safe(observe)
+
+
+def observe_engine_call(record: CallRecord) -> None:
+    """One engine pool call (`EnginePool.records` / the `records=` list of `chat`)."""
+    def observe() -> None:
+        replica = replica_label(record.replica)
+        ENGINE_LATENCY.labels(replica, "ok" if record.outcome == "ok" else "error").observe(
+            max(record.total_s, 0.0))
+        for kind, value in (("prompt", record.prompt_tokens), ("cached", record.cached_tokens),
+                            ("completion", record.completion_tokens)):
+            if value:
+                ENGINE_TOKENS.labels(replica, kind).inc(value)
+    _safe(observe)
+
+
+def observe_engine_calls(records: Iterable[CallRecord]) -> None:
+    for record in records:
+        observe_engine_call(record)
+
+
+def observe_forge_call(forge: str, outcome: str) -> None:
+    """One forge API call (outcome: ok, error, unavailable, rate_limited)."""
+    _safe(lambda: FORGE_CALLS.labels(forge, outcome).inc())
+
+
+def observe_rate_limit_wait(forge: str, seconds: float, kind: str = "retry") -> None:
+    """A wait imposed by a forge rate limit: a job re-queued for `seconds`, or write pacing."""
+    def observe() -> None:
+        RATE_LIMIT_WAITS.labels(forge, kind).inc()
+        RATE_LIMIT_WAIT_SECONDS.labels(forge, kind).inc(max(seconds, 0.0))
+    _safe(observe)
+
+
+@contextmanager
+def forge_call(forge: str) -> Iterator[None]:
+    """Count the forge API call in the block by outcome; a rate limit also counts its wait.
+
+    Wraps each adapter's error translation, so the outcome is the project's own error class.
+    """
+    try:
+        yield
+    except ForgeRateLimited as exc:
+        observe_forge_call(forge, "rate_limited")
+        observe_rate_limit_wait(forge, exc.retry_after)
+        raise
+    except ForgeUnavailable:
+        observe_forge_call(forge, "unavailable")
+        raise
+    except ForgeError:
+        observe_forge_call(forge, "error")
+        raise
+    else:
+        observe_forge_call(forge, "ok")
+
+
+# -- queue depth (collected at scrape time) ---------------------------------------------------
+
+class ListLengths(Protocol):
+    """What the queue-depth collector needs from a Redis client."""
+
+    def llen(self, name: str) -> int: ...
+
+
+# Celery's Redis transport keeps one list per queue and priority step; step 0 is the bare name.
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_keys(queue: str) -> list[str]:
+    """The Redis lists that hold a Celery queue's messages."""
+    return [queue, *(f"{queue}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS)]
+
+
+class QueueDepthCollector(Collector):
+    """`reviewbot_queue_depth{queue}`: jobs waiting in each broker queue, read at scrape time.
+
+    A broker that cannot be read yields no sample (and `reviewbot_queue_depth_up 0`), never
+    an exception: the scrape of every other series must still succeed.
+    """
+
+    def __init__(self, redis: ListLengths, queues: Sequence[str]) -> None:
+        self._redis = redis
+        self._queues = tuple(queues)
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        depth = GaugeMetricFamily("reviewbot_queue_depth", "Jobs waiting in the broker queue.",
+                                  labels=["queue"])
+        up = GaugeMetricFamily("reviewbot_queue_depth_up",
+                               "1 when the broker answered the queue-depth probe.")
+        try:
+            values = {q: sum(int(self._redis.llen(k)) for k in queue_keys(q))
+                      for q in self._queues}
+        except (RedisError, OSError) as exc:  # a scrape must not fail on the broker
+            log.warning("metrics.queue_depth_failed", extra={"error_type": type(exc).__name__})
+            up.add_metric([], 0)
+        else:
+            for queue, value in values.items():
+                depth.add_metric([queue], value)
+            up.add_metric([], 1)
+        yield depth
+        yield up
+
+
+# -- exposition -------------------------------------------------------------------------------
+
+def exposition_registry(extra: Sequence[Collector] = ()) -> CollectorRegistry:
+    """The registry to render: the merged multiprocess files when the mode is on."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        if extra:
+            registry = CollectorRegistry()
+            registry.register(_Forward(REGISTRY))
+            for collector in extra:
+                registry.register(collector)
+            return registry
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    for collector in extra:
+        registry.register(collector)
+    return registry
+
+
+class _Forward(Collector):
+    """Yields another registry's metrics, so extra collectors never touch the global one."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[object]:  # type: ignore[override]
+        return self._source.collect()
+
+
+def render(extra: Sequence[Collector] = ()) -> tuple[bytes, str]:
+    """The text exposition and its content type."""
+    return generate_latest(exposition_registry(extra)), CONTENT_TYPE_LATEST
+
+
+_exporter_lock = threading.Lock()
+_exporter_started: set[int] = set()
+
+
+def serve_worker_metrics(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped
+    """Expose the worker's metrics on `port` (idempotent). Call once in the Celery *parent*.
+
+    With `PROMETHEUS_MULTIPROC_DIR` set, the prefork children's values are merged.
+    """
+    with _exporter_lock:
+        if port in _exporter_started:
+            return
+        start_http_server(port, addr=addr, registry=exposition_registry())
+        _exporter_started.add(port)
+
+
+def mark_child_exited(pid: int) -> None:
+    """Drop a dead prefork child's live gauges (Celery `worker_process_shutdown`)."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
