@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     engine_max_inflight_tokens: int = 400_000
 
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"  # json: one object per line (bot.logs)
+    metrics_port: int = Field(default=9102, ge=0, le=65535)  # worker exporter; 0 = none
 
     github_app_id: str | None = None
     github_private_key: SecretStr | None = None

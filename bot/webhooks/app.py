@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.events import Outcome, github_router, gitlab_router
+from bot.logs import LogContextMiddleware
 from bot.settings import Settings
 from bot.webhooks import github, gitlab
 from bot.webhooks.health import ReadinessCheck, health_router
@@ -62,6 +63,7 @@ def create_app(
         gitlab_secret=_secret(settings.gitlab_webhook_secret),
         max_bytes=settings.webhook_max_bytes,
     )
+    app.add_middleware(LogContextMiddleware)  # delivery id etc. on every log line
     app.include_router(github.router)
     app.include_router(gitlab.router)
     app.include_router(health_router(readiness))
