@@ -16,6 +16,7 @@ from celery import Celery
 from bot.settings import Settings
 from bot.webhooks.queueing import producer_config
 from reviewers.errors import ConfigError
+from taskqueue.digest import beat_schedule, register_digest_tasks
 from taskqueue.tasks import register_tasks
 
 
@@ -41,6 +42,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": soft,
         "task_time_limit": hard,
         "task_annotations": {"*": {"max_retries": settings.job_max_retries}},
+        # Beat's crontab is read in this zone (messages stay in UTC: enable_utc).
+        "timezone": settings.digest_timezone,
+        "beat_schedule": beat_schedule(settings),
     }
 
 
@@ -49,4 +53,5 @@ def create_celery_app(settings: Settings) -> Celery:
     app = Celery("reviewbot", set_as_current=False)
     app.conf.update(celery_config(settings))
     register_tasks(app, settings)
+    register_digest_tasks(app, settings)
     return app

@@ -81,4 +81,5 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-pytest_plugins = ["tests.standin.fixtures", "tests.forgestandin.fixtures"]
+pytest_plugins = ["tests.standin.fixtures", "tests.forgestandin.fixtures",
+                  "tests.history_queries.fixtures"]

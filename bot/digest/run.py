@@ -43,6 +43,14 @@ class DigestResult:
     markdown: str
     issue: IssueRef | None
     chat_posted: bool
+    data: DigestData
+
+
+def digest_link(settings: Settings, scope: str, week: Week) -> str | None:
+    """The dashboard page of a stored digest, when the dashboard's public URL is set."""
+    if not settings.dashboard_url:
+        return None
+    return f"{settings.dashboard_url.rstrip('/')}/digests/{week.label}/{scope.strip('/')}"
 
 
 def gpu_rates(settings: Settings) -> GpuRates:
@@ -82,12 +90,15 @@ def run_digest(factory: sessionmaker[Session], settings: Settings, scope: str, *
     The week is the one containing `since`, else the last complete week. The issue is
     upserted when `settings.digest_to_issue`, a `publisher` is given and the scope is a
     repository; the chat payload is posted when `settings.digest_chat_webhook_url` is set
-    (with `http_client`, or a client of our own).
+    (with `http_client`, or a client of our own). `dashboard_url` is the link put in the
+    digest (default: the digest's page on the dashboard, see `digest_link`).
     """
     now = now or utcnow()
     week = digest_week(settings, since=since, now=now)
     with session_scope(factory) as session:
         data = compute_digest(session, scope, week, gpu_rates(settings), now=now)
+        if dashboard_url is None:
+            dashboard_url = digest_link(settings, data.scope.name, week)
         markdown = render_markdown(data, dashboard_url=dashboard_url)
         row = save_digest(session, data, markdown,
                           render_html(data, dashboard_url=dashboard_url))
@@ -111,7 +122,8 @@ def run_digest(factory: sessionmaker[Session], settings: Settings, scope: str, *
         chat_posted = True
     log.info("digest done", extra={"scope": data.scope.name, "week": week.label,
                                    "digest_id": digest_id})
-    return DigestResult(digest_id, data.scope.name, week.label, markdown, issue, chat_posted)
+    return DigestResult(digest_id, data.scope.name, week.label, markdown, issue, chat_posted,
+                        data)
 
 
 def digest_scopes(session: Session, week: Week) -> list[str]:

@@ -8,11 +8,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.history.db import make_engine, session_factory
-from tests.history_queries.fixtures import seed_template, seeded, seeded_url  # noqa: F401
 
 
 @pytest.fixture
-def session(seeded_url: str) -> Iterator[Session]:  # noqa: F811
+def session(seeded_url: str) -> Iterator[Session]:
     engine = make_engine(seeded_url)
     try:
         with session_factory(engine)() as session:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.pool import NullPool
 
 from bot.history.db import make_engine, session_factory, upgrade_database
-from tests.conftest import PG_ADMIN_DSN, PG_URL_TEMPLATE, _empty_postgres
+from tests.conftest import PG_ADMIN_DSN, PG_URL_TEMPLATE
 from tests.history_queries.seed import Seeded, seed_history
 
 
@@ -26,18 +26,32 @@ class SeedTemplate:
 
 
 @pytest.fixture(scope="session")
-def seed_template(pg_url: str) -> SeedTemplate:
-    """The session's Postgres database (`pg_url`), migrated and seeded; never used directly."""
-    _empty_postgres(pg_url)
-    upgrade_database(pg_url)
-    engine = make_engine(pg_url, poolclass=NullPool)
+def seed_template() -> Iterator[SeedTemplate]:
+    """A Postgres database of its own, migrated and seeded; only ever copied.
+
+    Not the shared `pg_url` database: other tests wipe that one between tests, and a
+    template must have no other connections while it is copied.
+    """
+    name = f"reviewbot_seed_{secrets.token_hex(5)}"
     try:
-        with session_factory(engine)() as session:
-            seeded = seed_history(session)
-            session.commit()
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required at {PG_ADMIN_DSN}: {exc}")
+    url = PG_URL_TEMPLATE.format(name=name)
+    try:
+        upgrade_database(url)
+        engine = make_engine(url, poolclass=NullPool)
+        try:
+            with session_factory(engine)() as session:
+                seeded = seed_history(session)
+                session.commit()
+        finally:
+            engine.dispose()
+        yield SeedTemplate(name, seeded)
     finally:
-        engine.dispose()
-    return SeedTemplate(pg_url.rsplit("/", 1)[1], seeded)
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
