@@ -1,0 +1,158 @@
+"""The installed bot end to end, as separate processes: `reviewbot serve` takes a signed
+GitHub webhook (a recorded payload), the delivery goes through Redis to `reviewbot worker`,
+and the review lands on the PR of the GitHub stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import select
+
+from bot.history.db import make_engine, session_factory
+from bot.history.enums import DeliveryStatus
+from bot.history.models import WebhookDelivery
+from tests.conftest import REPO_ROOT
+from tests.forgestandin.fixtures import AppKey
+from tests.forgestandin.github import GitHubStandin
+from tests.gitbuilder import GitRepo
+from tests.webhooks.conftest import (  # noqa: F401 - fixture
+    GITHUB_SECRET,
+    github_headers,
+    github_payload,
+    migrated_sqlite_template,
+)
+
+REPO = "Codertocat/Hello-World"
+REDIS_URL = "redis://127.0.0.1:6379/14"  # not the edge tests' database
+WAIT_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(predicate: Callable[[], bool], processes: list[subprocess.Popen[bytes]],
+          what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not predicate():
+        for process in processes:
+            if process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"a service process exited ({process.returncode}): {output[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def service(tmp_path: Path, migrated_sqlite_template: Path,  # noqa: F811
+            github_standin: GitHubStandin,
+            github_app_key: AppKey) -> Iterator[tuple[str, str]]:
+    """`reviewbot serve` and `reviewbot worker` on this machine; yields (base URL, db URL)."""
+    database = tmp_path / "history.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, database)
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.flushdb()
+    port = _free_port()
+    env = {**os.environ,
+           "REVIEWBOT_DATABASE_URL": f"sqlite:///{database}",
+           "REVIEWBOT_BROKER_URL": REDIS_URL,
+           "REVIEWBOT_GITHUB_APP_ID": "4242",
+           "REVIEWBOT_GITHUB_PRIVATE_KEY": github_app_key.private_pem,
+           "REVIEWBOT_GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
+           "REVIEWBOT_GITHUB_API_URL": github_standin.base_url,
+           "REVIEWBOT_MIRROR_DIR": str(tmp_path / "mirrors"),
+           "REVIEWBOT_ENGINE_URLS": ""}
+    reviewbot = [sys.executable, "-m", "bot.cli"]
+    processes = [
+        subprocess.Popen([*reviewbot, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT),
+        subprocess.Popen([*reviewbot, "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+                         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT),
+    ]
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        _wait(up, processes, "reviewbot serve to answer /healthz")
+        yield base, f"sqlite:///{database}"
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout:
+                process.stdout.close()
+        broker.flushdb()
+        broker.close()
+
+
+def test_a_signed_webhook_becomes_a_posted_review(
+        service: tuple[str, str], github_standin: GitHubStandin, git_repo: GitRepo) -> None:
+    git_repo.commit("base", {"tool.py": "import subprocess\n"})
+    git_repo.branch("changes")
+    head = git_repo.commit("run a command", {"tool.py": (
+        "import subprocess\n\n\ndef run(arg):\n"
+        "    return subprocess.call('echo ' + arg, shell=True)\n")})
+    git_repo.checkout("main")
+    github_standin.add_repo(REPO, git_repo.root)
+    github_standin.add_pull(REPO, 2, head="changes")
+    payload = json.loads(github_payload("pull_request", "opened.payload.json"))
+    payload["pull_request"]["head"]["sha"] = head  # the recorded event, for our commit
+    body = json.dumps(payload).encode()
+    base, database_url = service
+
+    answer = httpx.post(f"{base}/webhooks/github", content=body,
+                        headers=github_headers("pull_request", body, delivery="e2e-1"),
+                        timeout=10)
+    again = httpx.post(f"{base}/webhooks/github", content=body,
+                       headers=github_headers("pull_request", body, delivery="e2e-1"),
+                       timeout=10)
+    forged = httpx.post(f"{base}/webhooks/github", content=body,
+                        headers=github_headers("pull_request", body, delivery="e2e-2",
+                                               secret="wrong"), timeout=10)
+
+    assert (answer.status_code, again.status_code, forged.status_code) == (202, 200, 401)
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+
+    def delivered() -> bool:
+        with sessions() as session:
+            rows = list(session.scalars(select(WebhookDelivery)))
+            return [r.status for r in rows] == [DeliveryStatus.COMPLETED]
+
+    try:
+        _wait(delivered, [], "the worker to complete the delivery")
+    finally:
+        engine.dispose()
+    state = github_standin.repos[REPO]
+    [review] = state.reviews
+    assert review["commit_id"] == head
+    assert [(c["path"], c["line"]) for c in state.review_comments] == [("tool.py", 5)]
+    [check] = state.check_runs.values()
+    assert (check["head_sha"], check["status"]) == (head, "completed")
