@@ -63,6 +63,10 @@ class Router(Generic[T]):
         """Register without the decorator syntax."""
         self.register(event, action)(handler)
 
+    def events(self) -> set[str]:
+        """Every event name some handler is registered for (the App must subscribe to them)."""
+        return {event for event, _ in self._routes}
+
     def handlers_for(self, event: str, action: str | None) -> list[Handler[T]]:
         """Handlers for this exact action first, then those registered for every action."""
         found = list(self._routes.get((event, action), ()))

@@ -52,6 +52,7 @@ class Project:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     awards: list[dict[str, Any]] = field(default_factory=list)
+    hooks: dict[int, dict[str, Any]] = field(default_factory=dict)  # project webhooks by id
 
 
 def _bad(message: str, status: int = 400) -> Reply:

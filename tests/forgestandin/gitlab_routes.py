@@ -191,6 +191,33 @@ def register(gl: GitLabStandin) -> None:
                       if k in {"title", "description"}})
         return Reply(200, issue)
 
+    hook_fields = ("url", "token", "merge_requests_events", "note_events", "push_events",
+                   "issues_events", "pipeline_events", "enable_ssl_verification")
+
+    def hook_json(hook: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in hook.items() if k != "token"}  # GitLab never returns it
+
+    def list_hooks(req: Request, p: Project, _: Any) -> Reply:
+        return gl.paginate(req, [hook_json(h) for h in p.hooks.values()], 20)
+
+    def create_hook(req: Request, p: Project, _: Any) -> Reply:
+        data = req.json() or {}
+        if not str(data.get("url", "")).startswith(("http://", "https://")):
+            return _bad("400 Bad request - url is missing or invalid")
+        hook = {"id": gl.next_id(), "project_id": p.id, "push_events": True,
+                "merge_requests_events": False, "note_events": False, "issues_events": False,
+                "pipeline_events": False, "enable_ssl_verification": True,
+                **{k: data[k] for k in hook_fields if k in data}}
+        p.hooks[hook["id"]] = hook
+        return Reply(201, hook_json(hook))
+
+    def update_hook(req: Request, p: Project, _: Any) -> Reply:
+        hook = p.hooks.get(int(req.params["hook_id"]))
+        if hook is None:
+            return _bad("404 Not found", 404)
+        hook.update({k: v for k, v in (req.json() or {}).items() if k in hook_fields})
+        return Reply(200, hook_json(hook))
+
     proj, mrp = f"{API}/projects/{{id}}", f"{API}/projects/{{id}}/merge_requests/{{iid}}"
     for method, pattern, handler in [
         ("GET", f"{API}/user", me),
@@ -209,5 +236,8 @@ def register(gl: GitLabStandin) -> None:
         ("GET", f"{proj}/issues", scoped(list_issues)),
         ("POST", f"{proj}/issues", scoped(create_issue)),
         ("PUT", f"{proj}/issues/{{issue_iid}}", scoped(update_issue)),
+        ("GET", f"{proj}/hooks", scoped(list_hooks)),
+        ("POST", f"{proj}/hooks", scoped(create_hook)),
+        ("PUT", f"{proj}/hooks/{{hook_id}}", scoped(update_hook)),
     ]:
         gl.route(method, pattern, handler)
