@@ -58,7 +58,12 @@ class TestCommand:
 
     @property
     def pytest_args(self) -> tuple[str, ...]:
-        """Extra pytest options when the command is pytest itself; else none."""
+        """The repository's pytest options that change what a test means, when it runs pytest.
+
+        Only options that are safe with one test file and no third-party plugins are kept
+        (strictness, import mode, warning filters, ini overrides): selection (`-m`, `-k`),
+        plugin options (`--cov`, `-n`) and paths would break or empty a validation run.
+        """
         argv = list(self.argv)
         if argv[:3] in (["python", "-m", "pytest"], ["python3", "-m", "pytest"]):
             argv = argv[3:]
@@ -66,7 +71,25 @@ class TestCommand:
             argv = argv[1:]
         else:
             return ()
-        return tuple(a for a in argv if a.startswith("-"))
+        kept: list[str] = []
+        pending = False
+        for arg in argv:
+            if pending:
+                kept.append(arg)
+                pending = False
+            elif arg in _PYTEST_WITH_VALUE:
+                kept.append(arg)
+                pending = True
+            elif arg in _PYTEST_FLAGS or arg.startswith(_PYTEST_JOINED):
+                kept.append(arg)
+        return tuple(kept[:-1] if pending else kept)
+
+
+_PYTEST_FLAGS = frozenset({"--strict-markers", "--strict-config", "--strict", "-x",
+                           "--exitfirst"})
+_PYTEST_WITH_VALUE = frozenset({"-W", "-o", "--import-mode", "--pythonwarnings",
+                                "--override-ini"})
+_PYTEST_JOINED = ("--import-mode=", "-W", "--pythonwarnings=", "-o", "--override-ini=")
 
 
 @dataclass(frozen=True, slots=True)

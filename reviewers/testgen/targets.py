@@ -96,7 +96,12 @@ def body_statement_lines(func: ast.FunctionDef | ast.AsyncFunctionDef) -> frozen
 
 
 def detect_test_command(head: SourceTree, configured: str | None) -> TestCommand:
-    """`.reviewbot.yml` tests.command, else pytest config, tox or a Makefile test target."""
+    """`.reviewbot.yml` tests.command, else pytest config, tox or a Makefile test target.
+
+    A tox env or Makefile target that calls pytest yields that pytest command (its options
+    are kept for validation runs); one that does not is named as found, and validation
+    then runs plain pytest.
+    """
     if configured:
         return TestCommand(tuple(shlex.split(configured)), ".reviewbot.yml")
     pyproject = head.read_text("pyproject.toml")
@@ -107,28 +112,61 @@ def detect_test_command(head: SourceTree, configured: str | None) -> TestCommand
             data = {}
         pytest_conf = data.get("tool", {}).get("pytest", {})
         if isinstance(pytest_conf, dict) and "ini_options" in pytest_conf:
-            return TestCommand(("python", "-m", "pytest"), "pyproject.toml")
+            return TestCommand(PYTEST, "pyproject.toml")
     if head.read_text("pytest.ini") is not None:
-        return TestCommand(("python", "-m", "pytest"), "pytest.ini")
+        return TestCommand(PYTEST, "pytest.ini")
     for name, section in (("setup.cfg", "tool:pytest"), ("tox.ini", "pytest")):
         text = head.read_text(name)
-        if text and _has_section(text, section):
-            return TestCommand(("python", "-m", "pytest"), name)
+        if text and _config(text).has_section(section):
+            return TestCommand(PYTEST, name)
     tox = head.read_text("tox.ini")
-    if tox and _has_section(tox, "tox"):
-        return TestCommand(("tox",), "tox.ini")
+    if tox and _config(tox).has_section("tox"):
+        commands = _config(tox).get("testenv", "commands", fallback="")
+        return TestCommand(_pytest_line(commands.splitlines()) or ("tox",), "tox.ini")
     makefile = head.read_text("Makefile")
     if makefile:
         match = _MAKE_TEST.search(makefile)
         if match:
-            return TestCommand(("make", match.group(1)), "Makefile")
-    return TestCommand(("python", "-m", "pytest"), "default")
+            recipe = _make_recipe(makefile, match.end())
+            return TestCommand(_pytest_line(recipe) or ("make", match.group(1)), "Makefile")
+    return TestCommand(PYTEST, "default")
 
 
-def _has_section(text: str, section: str) -> bool:
+PYTEST = ("python", "-m", "pytest")
+
+
+def _pytest_line(lines: list[str]) -> tuple[str, ...] | None:
+    """The first command line that runs pytest, without tox/make placeholders."""
+    for line in lines:
+        text = line.strip().lstrip("@-").strip()
+        try:
+            argv = [a for a in shlex.split(text) if "{" not in a and "$" not in a]
+        except ValueError:
+            continue
+        if not argv:
+            continue
+        if argv[0] in ("pytest", "py.test") or argv[0].endswith("/pytest"):
+            return (*PYTEST, *argv[1:])
+        if len(argv) > 2 and argv[1:3] == ["-m", "pytest"]:
+            return (*PYTEST, *argv[3:])
+    return None
+
+
+def _make_recipe(makefile: str, after: int) -> list[str]:
+    """The tab-indented recipe lines following a target's rule line."""
+    lines = makefile[after:].splitlines()[1:]
+    recipe = []
+    for line in lines:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line[1:])
+    return recipe
+
+
+def _config(text: str) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(text)
     except configparser.Error:
-        return False
-    return parser.has_section(section)
+        return configparser.ConfigParser(interpolation=None)
+    return parser

@@ -1,9 +1,10 @@
 """Validate one candidate test in a throwaway checkout; record every step and give its fate.
 
 Order (cheapest first, each step's evidence kept): path and syntax, assertions on the
-target (AST), collection, one run under coverage, changed-line coverage gain over the
-existing suite's baseline, the remaining runs (any failure: flaky), and optionally one
-run on the base revision (fails there: the test documents a behaviour change).
+target (AST), collection and the first run (one pytest process under coverage),
+changed-line coverage gain over the existing suite's baseline, the remaining runs (any
+failure: flaky), and optionally one run on the base revision (fails there: the test
+documents a behaviour change).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from reviewers.testgen.sandbox import Sandbox, SandboxResult
 log = logging.getLogger(__name__)
 
 PYTEST_QUIET = ("-p", "no:cacheprovider", "-q")
+NOT_COLLECTED = frozenset({2, 3, 4, 5})  # collection errors, internal, usage, no tests
 
 
 @dataclass(slots=True)
@@ -57,12 +59,17 @@ class ValidationContext:
     def workspace(self, pristine: Path) -> Workspace:
         return new_workspace(pristine, Path(self.sandbox.make_workdir("rb-testgen-")))
 
-    async def run(self, space: Workspace, argv: Sequence[str]) -> SandboxResult:
-        env = {"PYTHONPATH": ":".join(str(p) for p in (space.repo, space.repo / "src")
-                                      if p.is_dir())}
-        return await self.sandbox.run(argv, writable=space.root, cwd=space.repo, env=env,
+    def run_env(self, space: Workspace) -> dict[str, str]:
+        """The environment of a run: the checkout (and its src/) importable, the venv's extras."""
+        path = ":".join(str(p) for p in (space.repo, space.repo / "src") if p.is_dir())
+        return {**self.environment.env, "PYTHONPATH": path}
+
+    async def run(self, space: Workspace, argv: Sequence[str],
+                  timeout_s: float | None = None) -> SandboxResult:
+        return await self.sandbox.run(argv, writable=space.root, cwd=space.repo,
+                                      env=self.run_env(space),
                                       readonly=self.environment.readonly,
-                                      timeout_s=self.options.run_timeout_s)
+                                      timeout_s=timeout_s or self.options.run_timeout_s)
 
     async def compute_baseline(self, timeout_s: float) -> Step:
         """Coverage of the changed lines by the existing suite (once per run)."""
@@ -72,10 +79,7 @@ class ValidationContext:
             cov = coverage_command(self.environment.python, space.out, space.repo,
                                    self.changed_paths, [*PYTEST_QUIET,
                                                         *self.command.pytest_args], "baseline")
-            env = {"PYTHONPATH": str(space.repo)}
-            done = await self.sandbox.run(cov.argv, writable=space.root, cwd=space.repo,
-                                          env=env, readonly=self.environment.readonly,
-                                          timeout_s=timeout_s)
+            done = await self.run(space, cov.argv, timeout_s)
             self.baseline = read_covered(cov.report, space.repo) & set(self.changed)
         finally:
             space.remove()
@@ -124,15 +128,17 @@ async def _steps(ctx: ValidationContext, cand: Candidate, result: CandidateResul
     try:
         space.place(cand.path, cand.code)
         py = ctx.environment.python
-        collect = await ctx.run(space, [py, "-m", "pytest", "--collect-only", *PYTEST_QUIET,
-                                        *ctx.command.pytest_args, cand.path])
-        steps.append(Step("collect", collect.ok, _exit_detail(collect), _tail(collect.output),
-                          collect.seconds))
-        if not collect.ok:
-            return TestFate.FAILED_TO_COLLECT
+        # One process both collects and runs the file under coverage: collection problems
+        # have their own pytest exit codes, so no separate --collect-only run is needed.
         cov = coverage_command(py, space.out, space.repo, ctx.changed_paths,
                                [*PYTEST_QUIET, *ctx.command.pytest_args, cand.path], "cand")
         first = await ctx.run(space, cov.argv)
+        collected = first.timed_out or first.returncode not in NOT_COLLECTED
+        steps.append(Step("collect", collected, "imports and collects" if collected
+                          else _exit_detail(first), "" if collected else _tail(first.output),
+                          0.0 if collected else first.seconds))
+        if not collected:
+            return TestFate.FAILED_TO_COLLECT
         result.runs, result.passes = 1, int(first.ok)
         steps.append(Step("run", first.ok, f"run 1/{ctx.options.runs}: {_exit_detail(first)}",
                           _tail(first.output), first.seconds))
@@ -147,17 +153,20 @@ async def _steps(ctx: ValidationContext, cand: Candidate, result: CandidateResul
                           f"{before[1]} -> {after[0]}/{after[1]}"))
         if not gained:
             return TestFate.NO_COVERAGE_GAIN
+        repeat_seconds = 0.0
         for attempt in range(2, ctx.options.runs + 1):
             again = await ctx.run(space, [py, "-m", "pytest", *PYTEST_QUIET,
                                           *ctx.command.pytest_args, cand.path])
             result.runs += 1
             result.passes += int(again.ok)
+            repeat_seconds += again.seconds
             if not again.ok:
                 steps.append(Step("repeat", False, f"run {attempt}/{ctx.options.runs}: "
                                   f"{_exit_detail(again)} after {attempt - 1} passes",
                                   _tail(again.output), again.seconds))
                 return TestFate.FLAKY
-        steps.append(Step("repeat", True, f"{result.passes}/{ctx.options.runs} runs passed"))
+        steps.append(Step("repeat", True, f"{result.passes}/{ctx.options.runs} runs passed",
+                          seconds=repeat_seconds))
     finally:
         space.remove()
     if ctx.base is not None:

@@ -24,6 +24,13 @@ OPTIONS = TestGenOptions(run_timeout_s=30.0)
 
 
 @pytest.fixture(scope="module")
+def shop_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """One shop repository for the module: generation never changes it."""
+    repo, base, head = shop.build_shop(tmp_path_factory.mktemp("testgen") / "shop")
+    return repo.root, base, head
+
+
+@pytest.fixture(scope="module")
 def sandbox() -> Sandbox:
     box = Sandbox(SandboxConfig(cpu_seconds=30, wall_timeout_s=30.0))
     reason = box.probe()
@@ -33,9 +40,10 @@ def sandbox() -> Sandbox:
 
 
 async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
-        tmp_path: Path, vllm_standin: StandinFactory, sandbox: Sandbox) -> None:
-    repo, base, head = shop.build_shop(tmp_path / "shop")
-    local, diff = shop.load(repo.root, base, head)
+        shop_repo: tuple[Path, str, str], vllm_standin: StandinFactory,
+        sandbox: Sandbox) -> None:
+    root, base, head = shop_repo
+    local, diff = shop.load(root, base, head)
     server = vllm_standin(time_scale=0.0)
     server.script({"candidates": [
         shop.candidate(shop.GOOD, "tests/test_discount.py"),
@@ -70,6 +78,9 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
     by_fate = {r.fate: r for r in result.results}
     good = by_fate[TestFate.KEPT]
     assert (good.passes, good.runs) == (5, 5)
+    assert [(s.name, s.ok) for s in good.steps] == [
+        ("syntax", True), ("assertions", True), ("collect", True), ("run", True),
+        ("coverage", True), ("repeat", True), ("base", True)]
     # total's changed line was already covered by the existing test; apply_discount's 3 were not
     assert good.coverage_before == (1, 4)
     assert good.coverage_after == (4, 4)
@@ -92,6 +103,11 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
     assert "1/4 (25%) → 4/4 (100%)" in comment
     records = result.history_records()
     assert sorted(r["fate"] for r in records) == sorted(f.value for f in TestFate)
+    # every rejected candidate went back to the model once, with its failure output
+    repair = next(r for r in server.requests if REPAIR_MARKER in str(r.body))
+    repair_text = str(repair.body["messages"][-1]["content"])
+    assert repair_text.count("### id ") == 5
+    assert "assert 90.0 == 80.0" in repair_text
     # the test-generation call shares the review prefix and appends its own task
     first = server.requests[0].body["messages"]
     assert first[0] == shop.prefix_for(diff).messages("x")[0]
@@ -101,9 +117,10 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
 
 
 async def test_a_failing_candidate_repaired_by_the_model_is_kept(
-        tmp_path: Path, vllm_standin: StandinFactory, sandbox: Sandbox) -> None:
-    repo, base, head = shop.build_shop(tmp_path / "shop")
-    local, diff = shop.load(repo.root, base, head)
+        shop_repo: tuple[Path, str, str], vllm_standin: StandinFactory,
+        sandbox: Sandbox) -> None:
+    root, base, head = shop_repo
+    local, diff = shop.load(root, base, head)
     server = vllm_standin(time_scale=0.0)
     server.script({"candidates": [shop.candidate(shop.FAILING, "tests/test_discount.py")]},
                   marker=TESTGEN_MARKER)
@@ -114,7 +131,8 @@ async def test_a_failing_candidate_repaired_by_the_model_is_kept(
     try:
         result = await generate_tests(pool, shop.prefix_for(diff), local, diff,
                                       local.tree(head), sandbox=sandbox,
-                                      options=TestGenOptions(check_base=False),
+                                      # five runs and the base run are shown above
+                                      options=TestGenOptions(check_base=False, runs=2),
                                       affinity_key="acme/shop")
     finally:
         await pool.aclose()
@@ -131,9 +149,10 @@ async def test_a_failing_candidate_repaired_by_the_model_is_kept(
 
 
 async def test_nothing_is_generated_or_run_without_a_sandbox(
-        tmp_path: Path, vllm_standin: StandinFactory) -> None:
-    repo, base, head = shop.build_shop(tmp_path / "shop")
-    local, diff = shop.load(repo.root, base, head)
+        tmp_path: Path, shop_repo: tuple[Path, str, str], vllm_standin: StandinFactory
+) -> None:
+    root, base, head = shop_repo
+    local, diff = shop.load(root, base, head)
     server = vllm_standin(time_scale=0.0)
     pool = pool_for(server.url)
     box = Sandbox(SandboxConfig(bwrap=str(tmp_path / "no-bwrap")))
