@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.dashboard.router import dashboard_router
 from bot.events import Outcome, github_router, gitlab_router
 from bot.logs import LogContextMiddleware
 from bot.settings import Settings
@@ -68,4 +69,5 @@ def create_app(
     app.include_router(gitlab.router)
     app.include_router(health_router(readiness))
     app.include_router(metrics_router(metrics_collectors))
+    app.include_router(dashboard_router(settings, sessions))
     return app

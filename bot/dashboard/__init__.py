@@ -1,0 +1,1 @@
+"""The operators' web dashboard over the review history and the weekly digests."""
