@@ -208,7 +208,7 @@ def build_handler(settings: Settings, stream: IO[str] | None = None,
 
 
 def configure_logging(settings: Settings, stream: IO[str] | None = None,
-                      fmt: str | None = None) -> logging.Handler:
+                      fmt: str | None = None, level: str | None = None) -> logging.Handler:
     """Make the root logger write through one redacting handler (API, worker and beat).
 
     Replaces the root's handlers (uvicorn and Celery must be told not to install their own:
@@ -219,5 +219,5 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None,
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
+    root.setLevel((level or settings.log_level).upper())
     return handler

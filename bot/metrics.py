@@ -282,7 +282,11 @@ def serve_worker_metrics(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S10
     with _exporter_lock:
         if port in _exporter_started:
             return
-        start_http_server(port, addr=addr, registry=exposition_registry())
+        try:
+            start_http_server(port, addr=addr, registry=exposition_registry())
+        except OSError as exc:  # the worker still reviews; only its metrics are missing
+            log.error("metrics.exporter_failed", extra={"port": port, "error": str(exc)})
+            return
         _exporter_started.add(port)
 
 
@@ -290,3 +294,38 @@ def mark_child_exited(pid: int) -> None:
     """Drop a dead prefork child's live gauges (Celery `worker_process_shutdown`)."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def clear_multiprocess_dir() -> None:
+    """Remove the value files a previous run left (an emptyDir survives container restarts)."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory or not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+
+
+def install_worker_metrics(port: int) -> None:
+    """Celery signal handlers: the exporter in the worker's parent, dead children cleaned.
+
+    Call before the worker starts (`taskqueue.worker.main`). With port 0 nothing is served.
+    """
+    from celery.signals import worker_init, worker_process_shutdown
+
+    if port <= 0:
+        return
+    if not os.environ.get(MULTIPROC_ENV):
+        log.warning("metrics.multiprocess_off", extra={
+            "hint": f"set {MULTIPROC_ENV} to an empty directory, or the prefork children's "
+                    "metrics are not exported"})
+
+    def start(**_: object) -> None:
+        clear_multiprocess_dir()
+        serve_worker_metrics(port)
+
+    def child_exited(pid: int | None = None, **_: object) -> None:
+        mark_child_exited(pid if pid is not None else os.getpid())
+
+    worker_init.connect(start, weak=False)
+    worker_process_shutdown.connect(child_exited, weak=False)
