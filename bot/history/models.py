@@ -34,6 +34,7 @@ from bot.history.enums import (
 )
 from bot.history.schema import SHA, Base, created_column, fk_column, string_enum, updated_column
 from reviewers.findings import Category, Finding, Severity
+from reviewers.secrets_mask import mask_secrets
 
 __all__ = [
     "Base", "Digest", "EngineCall", "FindingRecord", "GeneratedTest", "Installation",
@@ -240,12 +241,19 @@ class FindingRecord(Base):
         return record
 
     def update_from(self, finding: Finding) -> None:
-        """Copy every contract field (and the extra evidence) from a fresh sighting."""
+        """Copy every contract field (and the extra evidence) from a fresh sighting, its free
+        text (message, suggestion, evidence) masked: a finding about a secret never stores
+        it, and model text is untrusted and may quote one."""
         for key, value in finding.to_contract().items():
-            setattr(self, key, value)
+            masks = key in _FREE_TEXT and isinstance(value, str)
+            setattr(self, key, mask_secrets(value) if masks else value)
         self.severity = finding.severity
         self.category = finding.category
-        self.evidence = dict(finding.extra)
+        self.evidence = _masked(dict(finding.extra))
+        triage = self.evidence.get("triage")
+        if isinstance(triage, dict) and triage.get("verdict"):
+            self.triage_verdict = str(triage["verdict"])[:32]
+            self.triage_reason = str(triage.get("reason", ""))
 
     def to_finding(self) -> Finding:
         return Finding(
@@ -255,6 +263,20 @@ class FindingRecord(Base):
             fingerprint=self.fingerprint, confidence=self.confidence,
             extra=dict(self.evidence),
         )
+
+
+_FREE_TEXT = frozenset({"message", "suggestion"})  # identity fields are never rewritten
+
+
+def _masked(value: Any) -> Any:
+    """`value` with every string inside it passed through `mask_secrets`."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 class RunFinding(Base):

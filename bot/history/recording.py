@@ -22,6 +22,7 @@ from bot.history.store import (
     get_or_create_repository,
     start_run,
 )
+from bot.history.triage import record_triage_dismissals
 from reviewers.engine import CallRecord
 from reviewers.pipeline import ReviewOutcome
 
@@ -58,6 +59,7 @@ def record_outcome(database_url: str, repository: str, outcome: ReviewOutcome, *
                        engine_calls=engine_call_records(outcome.calls),
                        stage_durations=outcome.timings,
                        findings_dropped=len(outcome.dropped), notes=outcome.notes)
+            record_triage_dismissals(session, run, outcome.suppressed)
             session.flush()
             return run.id
     finally:

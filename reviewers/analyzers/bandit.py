@@ -49,9 +49,23 @@ SEVERITY_TABLE: dict[tuple[str, str], Severity] = {
 }
 CONFIDENCE = {"HIGH": 0.9, "MEDIUM": 0.6, "LOW": 0.3}
 _HARDCODED_VALUE = re.compile(r"hardcoded password: '(.+)'")
-# Skipped by default: `assert` (a style question) and import warnings whose dangerous calls
-# bandit flags itself where they happen (pickle B301, subprocess B602-B607, xml B313-B320).
-DEFAULT_SKIPS = ("B101", "B403", "B404", "B405", "B406", "B407", "B408", "B409", "B410")
+# Skipped by default: `assert` (a style question), import warnings whose dangerous calls
+# bandit flags itself where they happen (pickle B301, subprocess B602-B607, xml B313-B320),
+# and B603 (subprocess with an argument list and no shell), which flags the safe form that
+# B602's own advice asks for; a shell stays flagged by B602/B605.
+DEFAULT_SKIPS = ("B101", "B403", "B404", "B405", "B406", "B407", "B408", "B409", "B410",
+                 "B603")
+# Where bandit names a broad parent class or a neighbouring weakness, the precise CWE: the
+# one a security engineer (and the model's review) would use, so that findings of both
+# merge on the same line and CWE. Hard-coded passwords (CWE-259) are hard-coded
+# credentials (CWE-798), the class the secrets detector reports.
+CWE_OVERRIDES = {
+    "B102": "CWE-95", "B307": "CWE-95",  # exec/eval run code, not an OS command (CWE-78)
+    "B105": "CWE-798", "B106": "CWE-798", "B107": "CWE-798",
+    "B506": "CWE-502",  # yaml.load builds arbitrary objects: deserialisation, not CWE-20
+    "B701": "CWE-79",  # autoescape=False: cross-site scripting, as bandit's text says
+    **{f"B{n}": "CWE-611" for n in range(313, 321)},  # XML parsers: external entities
+}
 
 
 def bandit_severity(severity: str, confidence: str) -> Severity:
@@ -117,7 +131,9 @@ def _to_finding(issue: dict[str, Any], file: FileDiff, lines: list[str]) -> Find
     severity_name = str(issue.get("issue_severity", "LOW"))
     confidence_name = str(issue.get("issue_confidence", "LOW"))
     cwe = issue.get("issue_cwe") or {}
-    cwe_id = f"CWE-{cwe['id']}" if isinstance(cwe, dict) and cwe.get("id") else None
+    rule = str(issue.get("test_id", "bandit"))
+    cwe_id = CWE_OVERRIDES.get(rule) or (
+        f"CWE-{cwe['id']}" if isinstance(cwe, dict) and cwe.get("id") else None)
     text = str(issue.get("issue_text", "")).strip()
     # B105-B107 quote the password itself: "Possible hardcoded password: 'hunter2'"
     secrets = [m.group(1) for m in _HARDCODED_VALUE.finditer(text)]
@@ -125,7 +141,7 @@ def _to_finding(issue: dict[str, Any], file: FileDiff, lines: list[str]) -> Find
     finding = Finding(
         path=file.path, line=span[0], end_line=span[1],
         severity=bandit_severity(severity_name, confidence_name), category=Category.SECURITY,
-        rule=str(issue.get("test_id", "bandit")), cwe=cwe_id,
+        rule=rule, cwe=cwe_id,
         message=mask_secrets(text, secrets), source="bandit",
         confidence=CONFIDENCE.get(confidence_name.upper(), 0.3),
         extra={"quote": flagged, "rule_name": issue.get("test_name"),

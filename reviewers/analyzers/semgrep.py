@@ -30,7 +30,7 @@ from reviewers.repoconfig import RepoConfig
 from reviewers.source import SourceTree
 
 RULES_DIR = Path(__file__).with_name("semgrep_rules")
-SUFFIXES = (".py", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go")
+SUFFIXES = (".py", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".java")
 SEVERITY = {"ERROR": Severity.HIGH, "WARNING": Severity.MEDIUM, "INFO": Severity.LOW}
 CONFIDENCE = {"HIGH": 0.9, "MEDIUM": 0.7, "LOW": 0.4}
 _CWE = re.compile(r"CWE-\d+")
@@ -75,7 +75,9 @@ class SemgrepAnalyzer:
 
     def _scan(self, program: str, rules: list[Path], paths: list[str],
               workdir: Path) -> dict[str, Any]:
-        argv = [program, "scan", "--json", "--quiet", "--metrics=off",
+        # --experimental runs the OCaml front end directly: ~1 s instead of ~10 s of
+        # Python start-up per scan on a loaded CI machine, with the same results for local rules
+        argv = [program, "scan", "--experimental", "--json", "--quiet", "--metrics=off",
                 "--disable-version-check", "--no-rewrite-rule-ids", "--no-git-ignore",
                 "--timeout", str(max(1, int(self.timeout / 4)))]  # per rule and file
         for rule_file in rules:

@@ -75,11 +75,14 @@ def test_project_rules_are_valid_yaml_with_cwe_metadata() -> None:
     import yaml
 
     rule_files = sorted(RULES_DIR.glob("*.yml"))
-    assert {p.stem for p in rule_files} >= {"python", "javascript", "go"}
+    assert {p.stem for p in rule_files} >= {"python", "javascript", "go", "java"}
     for path in rule_files:
         for rule in yaml.safe_load(path.read_text())["rules"]:
-            assert rule["mode"] == "taint"
+            # taint rules for data flows, plain pattern rules for unsafe settings and APIs
+            assert rule.get("mode", "search") in {"taint", "search"}
             assert rule["metadata"]["cwe"][0].startswith("CWE-")
+            assert rule["metadata"]["confidence"] in {"HIGH", "MEDIUM", "LOW"}
+            assert rule["severity"] in {"ERROR", "WARNING", "INFO"}
 
 
 @pytest.mark.skipif(SEMGREP is None, reason="semgrep (optional extra) is not installed")
