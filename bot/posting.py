@@ -79,7 +79,8 @@ def inline_comments(findings: Iterable[Finding], diff: ReviewDiff,
             old_line=old_line,
             old_path=file.old_path if file.status is FileStatus.RENAMED else None,
             body=comment_body(finding),
-            suggestion=finding.suggestion if finding.source != "secrets" else None,
+            suggestion=(mask_secrets(finding.suggestion)
+                        if finding.suggestion and finding.source != "secrets" else None),
             fingerprint=finding.fingerprint or None))
     return comments
 

@@ -22,6 +22,12 @@ from reviewers.findings import Finding
 from reviewers.gitdiff import load_diff
 from reviewers.gitrepo import GitTree, LocalRepository
 from reviewers.grounding import ground
+from reviewers.injection import (
+    LeakGuard,
+    injection_findings,
+    pull_request_notes,
+    scan_pull_request,
+)
 from reviewers.modelreview import ChatEngine, ModelReviewer, ModelReviewResult
 from reviewers.policy import apply_policy
 from reviewers.prompts import SYSTEM_PROMPT, SharedPrefix, build_prefix
@@ -174,8 +180,13 @@ async def review(repo: LocalRepository, request: ReviewRequest, *, engine: ChatE
                 model = await _run_model(reviewer, request, plan, static.findings, outcome,
                                          progress)
             outcome.model_ran = True
-            outcome.summary = "\n\n".join(s for s in model.summaries if s)
-            findings = _apply_triage_order(static.findings, model.triaged) + model.findings
+            guard = LeakGuard(*{p.system for p in outcome.prefixes})
+            outcome.summary = guard.scrub("\n\n".join(s for s in model.summaries if s))
+            findings = (_apply_triage_order(static.findings, model.triaged)
+                        + _withhold_leaks(model.findings, guard, outcome))
+        # Found without the model, after it: an obeying model can neither hide nor triage it.
+        findings += injection_findings(_reviewable(diff))
+        outcome.notes += pull_request_notes(scan_pull_request(request.title, request.description))
 
         with watch.stage("grounding", "grounding findings"):
             grounded = ground(findings, diff)
@@ -205,6 +216,22 @@ async def _run_model(reviewer: ModelReviewer, request: ReviewRequest, plan: Prom
         total.records += part.records
     outcome.calls = total.records
     return total
+
+
+def _withhold_leaks(findings: list[Finding], guard: LeakGuard, outcome: ReviewOutcome
+                    ) -> list[Finding]:
+    """Model findings whose text repeats the system prompt lose that text (noted once)."""
+    kept = []
+    for finding in findings:
+        suggestion = finding.suggestion
+        if guard.leaks(finding.message) or (suggestion and guard.leaks(suggestion)):
+            finding = replace(finding, message=guard.scrub(finding.message),
+                              suggestion=None)
+            if not any("repeated its own instructions" in n for n in outcome.notes):
+                outcome.notes.append("model text that repeated its own instructions was "
+                                     "withheld (possible prompt injection)")
+        kept.append(finding)
+    return kept
 
 
 def _apply_triage_order(static: list[Finding], triaged: list[Finding]) -> list[Finding]:
