@@ -107,18 +107,20 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series],
     step = plot_w / max(len(labels), 1)
     body: list[str] = []
     for s in series:
-        points: list[str] = []
+        segments: list[list[str]] = [[]]  # a week without a value breaks the line
         for i, value in enumerate(s.values):
             if value is None:
+                segments.append([])
                 continue
             x, y = LEFT + step * (i + 0.5), TOP + plot_h - plot_h * min(value, top) / top
-            points.append(f"{x:.1f},{y:.1f}")
+            segments[-1].append(f"{x:.1f},{y:.1f}")
             body.append(f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="4" '
                         f'fill="{escape(s.colour)}" data-series="{escape(s.name)}" '
                         f'data-label="{escape(labels[i])}" data-value="{_fmt(value)}">'
                         f'<title>{escape(labels[i])} {escape(s.name)}: {axis(value)}</title>'
                         f'</circle>')
-        if len(points) > 1:
-            body.insert(0, f'<polyline fill="none" stroke="{escape(s.colour)}" '
-                           f'stroke-width="2" points="{" ".join(points)}"/>')
+        for points in segments:
+            if len(points) > 1:
+                body.insert(0, f'<polyline fill="none" stroke="{escape(s.colour)}" '
+                               f'stroke-width="2" points="{" ".join(points)}"/>')
     return _frame("line", title, labels, top, axis, series, body)

@@ -126,6 +126,9 @@ def test_repository_page_shows_the_seeded_week(client: TestClient, seeded: Seede
         assert f'data-series="{severity}" data-label="W41" data-value="{n}"' in html
     assert 'data-series="accepted" data-label="W41" data-value="0.17"' in html
     assert 'data-series="p90" data-label="W41" data-value="300"' in html
+    # W39 had no posted finding: both rate lines break there (W38 stands alone).
+    acceptance = html.split('id="chart-acceptance"')[1].split("</svg>")[0]
+    assert [len(p.split()) for p in re.findall(r'points="([^"]+)"', acceptance)] == [2, 2]
     assert row_cells(html, 'data-rule="naming"') == ["naming", "2", "0", "2", "100 %"]
     # llm over the 8 weeks: F10 (W38, fixed), F8 (W40, fixed), F1, F2 (fixed), F5 (W41).
     assert row_cells(html, 'data-source="llm"') == ["llm", "5", "3", "0", "60 %"]
