@@ -18,6 +18,7 @@ from bot.errors import HistoryError
 from bot.formats import EngineInfo, ReportInput, render
 from bot.history.recording import record_outcome
 from bot.settings import Settings, get_settings
+from bot.testgenfactory import testgen_setup
 from reviewers.engine import EnginePool
 from reviewers.errors import ConfigError
 from reviewers.findings import Severity
@@ -25,6 +26,7 @@ from reviewers.gitrepo import LocalRepository, open_repository
 from reviewers.pipeline import Progress, ReviewOutcome, ReviewRequest, review
 from reviewers.policy import blocking
 from reviewers.repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
+from reviewers.testgen import TestGenSetup
 from reviewers.tokens import EstimatingCounter, TokenCounter
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,9 @@ def run_local_review(args: argparse.Namespace) -> int:
             print(f"reviewbot: {config_note}", file=sys.stderr)
         fail_on: Severity | str = args.fail_on or config.fail_on
         urls = _engine_urls(args.engine)
+        testgen = None if args.no_tests else testgen_setup(settings)
         outcome, engine_info = asyncio.run(
-            _review(repo, settings, urls, config, base, head, progress))
+            _review(repo, settings, urls, config, base, head, progress, testgen))
     if config_note:
         outcome.notes.insert(0, config_note)
     if not args.no_history:
@@ -56,7 +59,7 @@ def run_local_review(args: argparse.Namespace) -> int:
         repository=str(repo.root), base_sha=outcome.diff.base_sha or base, head_sha=head,
         findings=outcome.findings, notes=_notes(outcome), stats=_stats(outcome),
         fail_on=Severity(fail_on) if fail_on != "never" else "never", engine=engine_info,
-        repository_uri=Path(repo.root).as_uri())
+        repository_uri=Path(repo.root).as_uri(), tests=outcome.tests)
     text = render(report, args.output_format, color=interactive and args.output is None
                   and sys.stdout.isatty())
     if args.output:
@@ -93,8 +96,8 @@ def _engine_urls(option: str | None) -> list[str] | None:
 
 
 async def _review(repo: LocalRepository, settings: Settings, urls: list[str] | None,
-                  config: RepoConfig, base: str, head: str,
-                  progress: Progress) -> tuple[ReviewOutcome, EngineInfo]:
+                  config: RepoConfig, base: str, head: str, progress: Progress,
+                  testgen: TestGenSetup | None = None) -> tuple[ReviewOutcome, EngineInfo]:
     cfg = engine_config(settings, urls)
     pool: EnginePool | None = None
     counter: TokenCounter = EstimatingCounter()
@@ -109,7 +112,7 @@ async def _review(repo: LocalRepository, settings: Settings, urls: list[str] | N
             max_model_len=max_model_len,
             answer_tokens=min(settings.answer_tokens, max_model_len // 4))
         outcome = await review(repo, request, engine=pool, counter=counter,
-                               progress=progress)
+                               progress=progress, testgen=testgen)
     finally:
         if pool is not None:
             await pool.aclose()

@@ -62,6 +62,20 @@ class Settings(BaseSettings):
     mirror_dir: Path = Field(default_factory=lambda: Path(
         platformdirs.user_cache_dir("reviewbot", appauthor=False)) / "mirrors")
 
+    # Generated tests (reviewers.testgen): always sandboxed with bubblewrap unless the
+    # operator explicitly allows running them without it (never do this on a shared host).
+    testgen_allow_unsandboxed: bool = False
+    testgen_environment: Literal["shared", "venv"] = "shared"  # the bot's Python / a cached venv
+    testgen_venv_dir: Path = Field(default_factory=lambda: Path(
+        platformdirs.user_cache_dir("reviewbot", appauthor=False)) / "test-venvs")
+    testgen_pip_index_url: SecretStr | None = None  # for building venvs (may hold a token)
+    testgen_run_timeout_s: float = Field(default=60.0, gt=0)  # one pytest run
+    testgen_memory_mb: int = Field(default=2048, ge=256)  # address space per process
+    testgen_max_processes: int = Field(default=64, ge=8)
+    testgen_candidates_per_target: int = Field(default=3, ge=1, le=8)
+    testgen_max_targets: int = Field(default=8, ge=1)
+    testgen_check_base: bool = True  # also run kept tests on the base: behaviour changes
+
     # Weekly digest (bot.digest) and dashboard (bot.dashboard).
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     digest_hour: int = Field(default=8, ge=0, le=23)

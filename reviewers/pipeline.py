@@ -18,6 +18,7 @@ from reviewers.budget import PromptGroup, PromptPlan, plan_prompts
 from reviewers.context import ContextPack, build_context
 from reviewers.diff import ReviewDiff
 from reviewers.engine import CallRecord, Priority
+from reviewers.errors import ReviewbotError
 from reviewers.findings import Finding
 from reviewers.gitdiff import load_diff
 from reviewers.gitrepo import GitTree, LocalRepository
@@ -33,6 +34,7 @@ from reviewers.policy import apply_policy
 from reviewers.prompts import SYSTEM_PROMPT, SharedPrefix, build_prefix
 from reviewers.repoconfig import RepoConfig
 from reviewers.secrets_mask import mask_secrets
+from reviewers.testgen import TestGenResult, TestGenSetup, generate_tests
 from reviewers.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class ReviewOutcome:
     plan: PromptPlan | None = None
     prefixes: list[SharedPrefix] = field(default_factory=list)
     model_ran: bool = False
+    tests: TestGenResult | None = None  # None: test generation was not asked for
 
     @property
     def empty(self) -> bool:
@@ -147,8 +150,13 @@ def prefix_for(request: ReviewRequest, plan: PromptPlan, group: PromptGroup) -> 
 async def review(repo: LocalRepository, request: ReviewRequest, *, engine: ChatEngine | None,
                  counter: TokenCounter, analyzers: list[Analyzer] | None = None,
                  scratch: Path | None = None, progress: Progress | None = None,
-                 ) -> ReviewOutcome:
-    """Review `request.base...request.head` of `repo`."""
+                 testgen: TestGenSetup | None = None) -> ReviewOutcome:
+    """Review `request.base...request.head` of `repo`.
+
+    With `testgen` (the caller wants tests: not `--no-tests`), an engine and
+    `.reviewbot.yml` `tests.enabled`, unit tests are generated and validated in the sandbox
+    after the review, sharing its prompt prefix; `outcome.tests` holds every candidate.
+    """
     timings: dict[str, float] = {}
     watch = _Stopwatch(timings, progress)
     with repo.tree(request.head) as tree:
@@ -196,7 +204,46 @@ async def review(repo: LocalRepository, request: ReviewRequest, *, engine: ChatE
                                  f"of the diff ({_reasons(grounded.dropped_by_reason())})")
         policy = apply_policy(grounded.kept, config)
         outcome.findings, outcome.suppressed = policy.reported, policy.suppressed
+        if testgen is not None and engine is not None and config.tests.enabled:
+            with watch.stage("tests", "generating and validating unit tests"):
+                outcome.tests = await _generate_tests(repo, tree, request, plan, outcome,
+                                                      engine, testgen)
     return outcome
+
+
+async def _generate_tests(repo: LocalRepository, tree: GitTree, request: ReviewRequest,
+                          plan: PromptPlan, outcome: ReviewOutcome, engine: ChatEngine,
+                          setup: TestGenSetup) -> TestGenResult:
+    """Tests for the changed functions; a failure is a note, never a failed review."""
+    tests = request.config.tests
+    options = replace(setup.options, test_directory=tests.directory, test_command=tests.command)
+    prefix = _testgen_prefix(request, plan, outcome)
+    try:
+        result = await generate_tests(
+            engine, prefix, repo, outcome.diff, tree, sandbox=setup.sandbox, options=options,
+            environment=setup.environment, affinity_key=request.repository,
+            priority=request.priority, records=outcome.calls)
+    except ReviewbotError as exc:  # engine, repository export, venv build, sandbox start
+        log.warning("test generation failed", extra={"error": str(exc)[:300]})
+        result = TestGenResult(skipped_reason=f"test generation failed: {mask_secrets(str(exc))}")
+    if result.skipped_reason and not result.skipped_reason.startswith("no Python"):
+        outcome.notes.append(f"unit tests not generated: {result.skipped_reason}")
+    return result
+
+
+def _testgen_prefix(request: ReviewRequest, plan: PromptPlan, outcome: ReviewOutcome
+                    ) -> SharedPrefix:
+    """The review's own prefix (cached by the replica) of the part with the most Python."""
+    if not plan.groups:
+        return build_prefix(repository=request.repository, title=request.title,
+                            description=request.description, conventions="",
+                            instructions=request.config.instructions, context="",
+                            diff=mask_secrets(outcome.diff.patch_text))
+    ranked = max(range(len(plan.groups)),
+                 key=lambda i: sum(p.endswith(".py") for p in plan.groups[i].paths))
+    if ranked < len(outcome.prefixes):
+        return outcome.prefixes[ranked]
+    return prefix_for(request, plan, plan.groups[ranked])
 
 
 async def _run_model(reviewer: ModelReviewer, request: ReviewRequest, plan: PromptPlan,

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from reviewers.findings import Finding, Severity
 from reviewers.secrets_mask import mask_secrets
+from reviewers.testgen import TestGenResult
 
 FailOn = Severity | Literal["never"]
 FORMATS = ("markdown", "json", "sarif")
@@ -46,6 +47,7 @@ class ReportInput:
     engine: EngineInfo = field(default_factory=EngineInfo)
     repository_uri: str | None = None  # for SARIF versionControlProvenance (https/file URI)
     tool_version: str | None = None  # default: the installed reviewbot version
+    tests: TestGenResult | None = None  # generated tests; None: not asked for
 
 
 def blocking_findings(report: ReportInput) -> list[Finding]:

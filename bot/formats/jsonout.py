@@ -16,6 +16,7 @@ from bot.formats import (
     triage_of,
     verdict,
 )
+from bot.formats.testsection import tests_document
 from reviewers.findings import Finding
 from reviewers.secrets_mask import mask_secrets
 
@@ -45,6 +46,7 @@ def report_document(report: ReportInput) -> dict[str, Any]:
         "stats": json.loads(json.dumps(report.stats, default=str)),
         "findings": [_finding(f) for f in findings],
         "notes": [mask_secrets(note) for note in report.notes],
+        "tests": tests_document(report.tests),
     }
 
 

@@ -16,6 +16,7 @@ from bot.formats import (
     triage_of,
     verdict,
 )
+from bot.formats.testsection import tests_markdown
 from reviewers.findings import Finding, Severity
 from reviewers.secrets_mask import mask_secrets
 
@@ -43,6 +44,7 @@ def render_markdown(report: ReportInput, *, color: bool = False) -> str:
         lines += ["", f"## {path}", ""]
         for finding in items:
             lines += _finding(finding, color=color)
+    lines += tests_markdown(report.tests)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -15,9 +15,10 @@ from bot.history.db import (
     translate_errors,
     upgrade_database,
 )
-from bot.history.enums import Forge, RunStatus, RunTrigger
+from bot.history.enums import Forge, RunStatus, RunTrigger, TestFate
 from bot.history.store import (
     EngineCallRecord,
+    GeneratedTestRecord,
     finish_run,
     get_or_create_repository,
     start_run,
@@ -25,6 +26,7 @@ from bot.history.store import (
 from bot.history.triage import record_triage_dismissals
 from reviewers.engine import CallRecord
 from reviewers.pipeline import ReviewOutcome
+from reviewers.testgen import TestGenResult
 
 
 def engine_call_records(calls: Iterable[CallRecord]) -> list[EngineCallRecord]:
@@ -33,6 +35,16 @@ def engine_call_records(calls: Iterable[CallRecord]) -> list[EngineCallRecord]:
         prompt_tokens=c.prompt_tokens or 0, completion_tokens=c.completion_tokens or 0,
         cached_tokens=c.cached_tokens or 0, total_s=c.total_s, queue_s=c.queue_s,
         ok=c.outcome == "ok", error=c.error) for c in calls]
+
+
+def generated_test_records(result: TestGenResult | None) -> list[GeneratedTestRecord]:
+    """Every candidate of a test-generation run with its fate and evidence (none: [])."""
+    if result is None:
+        return []
+    return [GeneratedTestRecord(
+        target=r["target"], path=r["path"], code=r["code"], fate=TestFate(r["fate"]),
+        evidence=r["evidence"], behaviour_change=r["behaviour_change"])
+        for r in result.history_records()]
 
 
 def record_outcome(database_url: str, repository: str, outcome: ReviewOutcome, *,
@@ -57,6 +69,7 @@ def record_outcome(database_url: str, repository: str, outcome: ReviewOutcome, *
             run = start_run(session, repo, RunTrigger.CLI, base, head)
             finish_run(session, run, RunStatus.COMPLETED, outcome.findings,
                        engine_calls=engine_call_records(outcome.calls),
+                       generated_tests=generated_test_records(outcome.tests),
                        stage_durations=outcome.timings,
                        findings_dropped=len(outcome.dropped), notes=outcome.notes)
             record_triage_dismissals(session, run, outcome.suppressed)

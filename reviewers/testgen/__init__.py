@@ -14,7 +14,7 @@ from reviewers.testgen.model import (
     TestGenOptions,
     TestGenResult,
 )
-from reviewers.testgen.pipeline import generate_tests
+from reviewers.testgen.pipeline import TestGenSetup, generate_tests
 from reviewers.testgen.sandbox import Sandbox, SandboxConfig, SandboxResult, SandboxUnavailable
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "TestFate",
     "TestGenOptions",
     "TestGenResult",
+    "TestGenSetup",
     "comment_marker",
     "generate_tests",
     "render_test_comment",

@@ -42,6 +42,21 @@ from reviewers.testgen.validate import PYTEST_QUIET, ValidationContext, validate
 log = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class TestGenSetup:
+    """What the composition root hands the review pipeline to generate tests with.
+
+    Built from the operator's settings (sandbox limits, unsandboxed escape hatch, where
+    venvs are cached); the repository's `.reviewbot.yml` `tests` section adjusts `options`.
+    """
+
+    __test__ = False
+
+    sandbox: Sandbox
+    options: TestGenOptions = dataclasses.field(default_factory=TestGenOptions)
+    environment: EnvironmentProvider | None = None
+
+
 async def generate_tests(
     engine: ChatEngine,
     prefix: SharedPrefix,

@@ -17,6 +17,7 @@ Standin = Callable[..., StandinServer]
 REVIEW = "Review the diff above"
 SECURITY = "application security engineer"
 TRIAGE = "Static analyzers flagged"
+TESTGEN = "Write unit tests (pytest)"
 
 
 def _review_answer(*findings: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +60,9 @@ def test_calls_of_one_review_share_a_byte_identical_prefix(app_repo: GitRepo, ru
     run_cli("review", "--repo", str(app_repo.root), "--engine", engine.url)
 
     chats = [r for r in engine.requests if "messages" in r.body]
-    assert len(chats) == 3  # review, security, triage of the bandit finding
+    # review, security, triage of the bandit finding, then unit-test generation
+    assert len(chats) == 4
+    assert TESTGEN in chats[-1].body["messages"][-1]["content"]
     prefixes = {(r.body["messages"][0]["content"],
                  r.body["messages"][1]["content"].split("## Task")[0]) for r in chats}
     assert len(prefixes) == 1
@@ -166,6 +169,6 @@ def test_token_counts_are_recorded(app_repo: GitRepo, run_cli: Run,
                      "--format", "json")
     stats = result.json()["stats"]
     served = [r for r in engine.requests if "messages" in r.body]
-    assert stats["engine_calls"] == len(served) == 3
+    assert stats["engine_calls"] == len(served) == 4  # the review's 3 and test generation
     assert stats["prompt_tokens"] == sum(r.prompt_tokens for r in served)
     assert stats["cached_tokens"] == sum(r.cached_tokens or 0 for r in served) > 0
