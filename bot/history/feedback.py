@@ -1,7 +1,9 @@
 """Feedback from the forge moves findings on: resolved threads, 👍/👎 reactions, re-runs.
 
 Plain functions over a caller-owned session (flush, never commit) for the webhook layer:
-- a 👎 on the bot's comment dismisses its finding; a 👍 records the verdict and keeps it;
+- a 👎 on the bot's comment dismisses its finding; a 👍 records the verdict and keeps it
+  (GitHub's `-1`/`+1` reactions and GitLab's `thumbsdown`/`thumbsup` award emoji alike);
+- a person's reply in the thread is noted (verdict `replied`) and decides nothing;
 - a resolved thread resolves the finding when the flagged code changed since the comment
   (the newest finished run of the PR no longer reported it) and dismisses it otherwise;
 - a full re-run (new head or `/review`) resolves live findings it no longer reports whose
@@ -23,6 +25,8 @@ from bot.history.models import FindingRecord, ReviewRun, RunFinding
 from bot.history.schema import utcnow
 
 UPVOTE, DOWNVOTE = "+1", "-1"
+UPVOTES = frozenset({UPVOTE, "thumbsup"})
+DOWNVOTES = frozenset({DOWNVOTE, "thumbsdown"})
 _DECIDABLE = (FindingState.OPEN, FindingState.POSTED)
 
 
@@ -37,12 +41,25 @@ def finding_for_comment(session: Session, repository_id: int, forge_comment_id: 
 
 def record_reaction(finding: FindingRecord, reaction: str, *,
                     now: datetime | None = None) -> FindingState:
-    """👎 (`"-1"`) dismisses a live finding; 👍 (`"+1"`) is noted as the verdict."""
-    if reaction == DOWNVOTE and finding.state in _DECIDABLE:
+    """👎 dismisses a live finding; 👍 is noted as the verdict; other reactions are ignored."""
+    if reaction in DOWNVOTES and finding.state in _DECIDABLE:
         set_finding_state(finding, FindingState.DISMISSED, verdict="downvoted",
                           reason="👎 on the bot's comment", now=now)
-    elif reaction == UPVOTE and finding.state in _DECIDABLE:
+    elif reaction in UPVOTES and finding.state in _DECIDABLE:
         set_finding_state(finding, finding.state, verdict="upvoted", now=now)
+    return finding.state
+
+
+def record_reply(finding: FindingRecord, author: str, *, now: datetime | None = None
+                 ) -> FindingState:
+    """Someone answered in the bot's thread: noted when nothing was decided yet, state kept.
+
+    A reply's text is untrusted and never moves a finding; a reaction or a resolved
+    thread does.
+    """
+    if finding.state in _DECIDABLE and finding.triage_verdict is None:
+        set_finding_state(finding, finding.state, verdict="replied",
+                          reason=f"reply by {author[:100]}", now=now)
     return finding.state
 
 

@@ -9,6 +9,7 @@ from bot.history.enums import FindingState, RunStatus, RunTrigger
 from bot.history.feedback import (
     finding_for_comment,
     record_reaction,
+    record_reply,
     record_rerun,
     record_thread_resolved,
 )
@@ -66,3 +67,21 @@ def test_rerun_resolves_changed_files_and_outdates_the_rest(session: Session,
     # F5 still reported; F6 (src/cache.py changed) resolved; F7 (src/db.py left the diff).
     assert moved == {seeded.findings["F6"]: FindingState.RESOLVED,
                      seeded.findings["F7"]: FindingState.OUTDATED}
+
+
+def test_gitlab_award_emoji_and_replies(session: Session, seeded: Seeded) -> None:
+    f5 = session.get(FindingRecord, seeded.findings["F5"])
+    f1 = session.get(FindingRecord, seeded.findings["F1"])
+    f7 = session.get(FindingRecord, seeded.findings["F7"])
+    assert f5 is not None
+    assert f1 is not None
+    assert f7 is not None
+    assert record_reply(f5, "alice", now=at(10, 12, 9)) is FindingState.POSTED
+    assert (f5.triage_verdict, f5.triage_reason) == ("replied", "reply by alice")
+    assert record_reply(f7, "bob") is FindingState.POSTED
+    assert f7.triage_verdict == "upvoted"  # a reply does not overwrite a reaction
+    assert record_reaction(f5, "thumbsup") is FindingState.POSTED
+    assert f5.triage_verdict == "upvoted"
+    assert record_reaction(f1, "eyes") is FindingState.POSTED  # not feedback
+    assert record_reaction(f1, "thumbsdown", now=at(10, 12, 10)) is FindingState.DISMISSED
+    assert f1.state_changed_at == at(10, 12, 10)
