@@ -3,14 +3,15 @@
 A request is signed in by `Authorization: Bearer <token>` (scripts) or by the session
 cookie the sign-in form sets (browsers). The cookie holds no token: it is
 `<expiry>.<nonce>.<mac>`, the MAC keyed by a hash of the operator's token, so removing a
-token from the settings ends its sessions; every comparison is constant-time. With no
-token configured nobody can sign in.
+token from the settings ends its sessions; every comparison is constant-time. Tokens
+shorter than 16 characters are ignored; with no usable token nobody can sign in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -18,7 +19,11 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+log = logging.getLogger(__name__)
+
 SESSION_COOKIE = "reviewbot_session"
+# The sign-in form can be tried by anyone who reaches it: a guessable token is no lock.
+MIN_TOKEN_CHARS = 16
 _KEY_CONTEXT = b"reviewbot dashboard session v1:"
 
 
@@ -31,8 +36,16 @@ class OperatorTokens:
 
     @classmethod
     def of(cls, tokens: Sequence[SecretStr], session_ttl_s: int) -> OperatorTokens:
-        values = tuple(t.get_secret_value().encode() for t in tokens if t.get_secret_value())
-        return cls(values, session_ttl_s)
+        """The usable tokens: a short one is refused (logged without its value)."""
+        values = []
+        for position, token in enumerate(tokens, 1):
+            value = token.get_secret_value()
+            if len(value) < MIN_TOKEN_CHARS:
+                log.warning("dashboard token ignored: too short",
+                            extra={"position": position, "minimum": MIN_TOKEN_CHARS})
+                continue
+            values.append(value.encode())
+        return cls(tuple(values), session_ttl_s)
 
     @property
     def configured(self) -> bool:

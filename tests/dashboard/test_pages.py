@@ -12,6 +12,7 @@ from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.dashboard.auth import SESSION_COOKIE, OperatorTokens
@@ -183,3 +184,12 @@ def test_digest_archive_links_the_stored_html(client: TestClient, seeded_url: st
     assert digest.text.count("<svg") == 4
     assert client.get("/dashboard/digests/2026-W40/acme/widgets",
                       headers=BEARER).status_code == 404
+
+
+def test_a_short_token_never_signs_anyone_in(caplog: pytest.LogCaptureFixture) -> None:
+    tokens = OperatorTokens.of([SecretStr("hunter2"), SecretStr(OPERATOR_TOKEN)], 60)
+    assert tokens.matching("hunter2") is None
+    assert not tokens.bearer("Bearer hunter2")
+    assert tokens.bearer(f"Bearer {OPERATOR_TOKEN}")
+    assert "dashboard token ignored: too short" in caplog.text
+    assert "hunter2" not in caplog.text
