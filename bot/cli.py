@@ -64,23 +64,46 @@ def _add_db(sub: Subparsers) -> None:
                        description="Manage the review-history database "
                                    "(REVIEWBOT_DATABASE_URL).",
                        epilog="examples:\n  reviewbot db upgrade\n"
+                              "  reviewbot db upgrade --wait 120   (start-up step: waits "
+                              "for the database)\n"
                               "  REVIEWBOT_DATABASE_URL=postgresql+psycopg://bot@db/bot "
                               "reviewbot db upgrade",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     dbsub = p.add_subparsers(dest="db_command", required=True, parser_class=Parser)
     up = dbsub.add_parser("upgrade", help="apply migrations up to the newest revision")
     up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                    help="retry while the database is unreachable, up to SECONDS "
+                         "(a start-up step beside a database that is still booting)")
     up.set_defaults(handler=_run_db_upgrade)
 
 
 def _run_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.history.db import upgrade_database
     from bot.settings import get_settings
 
     url = get_settings().database_url
-    upgrade_database(url, revision=args.revision)
+    _upgrade_waiting(url, args.revision, args.wait)
     print(f"database is at revision {args.revision}")
     return EXIT_OK
+
+
+def _upgrade_waiting(url: str, revision: str, wait_s: float) -> None:
+    """Migrate, retrying `DatabaseUnavailable` every 2 s until `wait_s` have passed."""
+    import time
+
+    from bot.errors import DatabaseUnavailable
+    from bot.history.db import upgrade_database
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            upgrade_database(url, revision=revision)
+            return
+        except DatabaseUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+            print("database not reachable yet; retrying", file=sys.stderr)
+            time.sleep(2.0)
 
 
 # Each further command is a module with `add_parser(sub)`; add it to this list.

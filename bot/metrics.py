@@ -299,8 +299,9 @@ def mark_child_exited(pid: int) -> None:
 def clear_multiprocess_dir() -> None:
     """Remove the value files a previous run left (an emptyDir survives container restarts)."""
     directory = os.environ.get(MULTIPROC_ENV)
-    if not directory or not os.path.isdir(directory):
+    if not directory:
         return
+    os.makedirs(directory, exist_ok=True)  # /tmp of a fresh container has no such directory
     for name in os.listdir(directory):
         if name.endswith(".db"):
             os.remove(os.path.join(directory, name))
