@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,6 +47,7 @@ _EMOJI: dict[str, str] = {
 def _raise_on_rate_limit(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """requests hook: turn 429 into ForgeRateLimited before python-gitlab sleeps on it."""
     if is_rate_limited(response.status_code, response.headers, ""):
+        response.close()  # raising here skips requests' own release of the connection
         raise ForgeRateLimited(
             f"GitLab rate limit on {response.request.method} {response.request.path_url}",
             retry_after_seconds(response.headers), response.status_code,
@@ -277,6 +278,58 @@ class GitLabForge:
                     return IssueRef(int(issue.iid), str(issue.web_url))
             created = project.issues.create(
                 {"title": title, "description": body[:MAX_BODY_CHARS], "labels": label})
+        return IssueRef(int(created.iid), str(created.web_url))
+
+    # -- generated tests on a branch ---------------------------------------------------------
+
+    def push_files(self, repo: str, branch: str, parent_sha: str, files: Mapping[str, str],
+                   message: str) -> str:
+        project = self._project(repo)
+        current = self._branch_sha(project, branch)
+        if current is not None and self._holds(project, current, parent_sha, files):
+            return current  # already delivered: no new commit
+        actions = [{"action": "create", "file_path": path, "content": content}
+                   for path, content in sorted(files.items())]
+        self._pacer.wait()
+        with translate_errors("create commit"):
+            commit = project.commits.create({
+                "branch": branch, "start_sha": parent_sha, "force": True,
+                "commit_message": message, "actions": actions})
+        return str(commit.id)
+
+    def _branch_sha(self, project: Any, branch: str) -> str | None:
+        try:
+            with translate_errors("get branch"):
+                return str(project.branches.get(branch).commit["id"])
+        except ForgeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _holds(self, project: Any, sha: str, parent_sha: str, files: Mapping[str, str]) -> bool:
+        """Is `sha` one commit on `parent_sha` adding exactly `files`?"""
+        with translate_errors("compare commits"):
+            if list(project.commits.get(sha).parent_ids) != [parent_sha]:
+                return False
+            diffs = project.repository_compare(parent_sha, sha)["diffs"]
+            if {d["new_path"] for d in diffs} != set(files):
+                return False
+            return all(bytes(project.files.raw(file_path=path, ref=sha)) == text.encode()
+                       for path, text in files.items())
+
+    def open_pull_request(self, repo: str, head: str, base: str, title: str,
+                          body: str) -> IssueRef:
+        project = self._project(repo)
+        self._pacer.wait()
+        with translate_errors("open merge request"):
+            for mr in project.mergerequests.list(source_branch=head, target_branch=base,
+                                                 state="opened", iterator=True):
+                mr.description = body[:MAX_BODY_CHARS]
+                mr.save()
+                return IssueRef(int(mr.iid), str(mr.web_url))
+            created = project.mergerequests.create({
+                "source_branch": head, "target_branch": base, "title": title,
+                "description": body[:MAX_BODY_CHARS], "remove_source_branch": True})
         return IssueRef(int(created.iid), str(created.web_url))
 
 
