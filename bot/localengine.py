@@ -167,6 +167,7 @@ class LocalEngine:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    launched_at: float = 0.0
     startup_s: float = 0.0
 
     def stop(self, timeout_s: float = 20.0) -> None:
@@ -208,25 +209,37 @@ def _wait_healthy(engine: LocalEngine, timeout_s: float) -> None:
     raise EngineUnavailable(f"vLLM not healthy after {timeout_s:.0f}s; log {engine.log_path}")
 
 
-def start_local_engine(config: LocalEngineConfig, startup_timeout_s: float = 300.0) -> LocalEngine:
-    """Launch the server in its own process group and return once ``/health`` answers 200."""
+def launch_local_engine(config: LocalEngineConfig) -> LocalEngine:
+    """Start the server in its own process group and return at once (not ready yet).
+
+    Lets a caller boot two replicas side by side; `wait_ready` then waits for each.
+    """
     port = config.port or free_port(config.host)
     env = {**os.environ, **_OFFLINE_ENV, "VLLM_CPU_KVCACHE_SPACE": str(config.kv_cache_gib)}
     config.log_path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
     with config.log_path.open("wb") as log_file:
         process = subprocess.Popen(server_command(config, port), stdin=subprocess.DEVNULL,
                                    stdout=log_file, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
-    engine = LocalEngine(f"http://{config.host}:{port}", process, config.log_path)
+    return LocalEngine(f"http://{config.host}:{port}", process, config.log_path,
+                       launched_at=time.monotonic())
+
+
+def wait_ready(engine: LocalEngine, startup_timeout_s: float = 300.0) -> LocalEngine:
+    """Wait for ``/health`` 200; on failure the server is stopped and its log tail raised."""
     try:
         _wait_healthy(engine, startup_timeout_s)
     except BaseException:
         engine.stop()
         raise
-    engine.startup_s = time.monotonic() - started
+    engine.startup_s = time.monotonic() - engine.launched_at
     log.info("localengine.ready", extra={"url": engine.url, "startup_s": engine.startup_s})
     return engine
+
+
+def start_local_engine(config: LocalEngineConfig, startup_timeout_s: float = 300.0) -> LocalEngine:
+    """Launch the server and return once ``/health`` answers 200."""
+    return wait_ready(launch_local_engine(config), startup_timeout_s)
 
 
 @contextmanager

@@ -82,4 +82,4 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 pytest_plugins = ["tests.standin.fixtures", "tests.forgestandin.fixtures",
-                  "tests.history_queries.fixtures"]
+                  "tests.history_queries.fixtures", "tests.realvllm.fixtures"]

@@ -23,7 +23,10 @@ from reviewers.errors import EngineError, PromptTooLong
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
-_TOO_LONG_MARKERS = ("maximum context length", "too long", "is too large")
+# vLLM 0.32 words: a prompt over the window ("maximum context length"), an answer budget
+# over it ("cannot be greater than max_model_len"); older releases said "is too large".
+_TOO_LONG_MARKERS = ("maximum context length", "cannot be greater than max_model_len",
+                     "too long", "is too large")
 
 
 class RetryableFailure(Exception):
@@ -73,7 +76,7 @@ class Replica:
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown_s, clock)
         self.budget = TokenBudget(config.max_inflight_tokens)
         self._load = _LoadCache()
-        self._load_lock = asyncio.Lock()
+        self._load_fetch: asyncio.Future[None] | None = None
         self.overloaded_until = float("-inf")
 
     # --- load view used by the router -------------------------------------------------
@@ -90,24 +93,37 @@ class Replica:
         return tokens / self.budget.limit_tokens + waiting / max(1, self._config.max_waiting)
 
     async def refresh_load(self) -> None:
-        """Fetch /metrics when the cached view is older than the TTL; failures keep it unknown."""
-        if self._clock() - self._load.fetched_at < self._config.metrics_ttl_s:
+        """Keep the /metrics view fresh without putting a scrape in front of every call.
+
+        Within `metrics_ttl_s` the cached view is used as is. Up to `metrics_max_age_s` a
+        stale view is still used while a background fetch renews it; older than that (or
+        never fetched) the caller waits for the fetch. Single flight: a burst of calls shares
+        one fetch, where queueing one by one each would find the view stale again behind it.
+        Failures leave the load unknown (counted as zero), never block routing.
+        """
+        age = self._clock() - self._load.fetched_at
+        if age < self._config.metrics_ttl_s:
             return
-        async with self._load_lock:
-            if self._clock() - self._load.fetched_at < self._config.metrics_ttl_s:
-                return
-            try:
-                response = await self.http.get(
-                    f"{self.url}/metrics", timeout=self._config.probe_timeout_s
-                )
-                response.raise_for_status()
-                self._load.snapshot = load_from_metrics(response.text)
-            except httpx.HTTPError as exc:
-                log.warning(
-                    "engine metrics unavailable", extra={"replica": self.url, "err": str(exc)}
-                )
-                self._load.snapshot = None
+        if self._load_fetch is None:
+            self._load_fetch = asyncio.ensure_future(self._fetch_load())
+        if age > self._config.metrics_max_age_s:
+            await asyncio.shield(self._load_fetch)
+
+    async def _fetch_load(self) -> None:
+        try:
+            response = await self.http.get(
+                f"{self.url}/metrics", timeout=self._config.probe_timeout_s
+            )
+            response.raise_for_status()
+            self._load.snapshot = load_from_metrics(response.text)
+        except httpx.HTTPError as exc:
+            log.warning(
+                "engine metrics unavailable", extra={"replica": self.url, "err": str(exc)}
+            )
+            self._load.snapshot = None
+        finally:
             self._load.fetched_at = self._clock()
+            self._load_fetch = None
 
     async def probe(self) -> bool:
         """GET /health; updates the breaker and says whether the replica is serving."""
@@ -163,6 +179,8 @@ class Replica:
         return cast(dict[str, Any], response.json())
 
     async def aclose(self) -> None:
+        if self._load_fetch is not None:
+            self._load_fetch.cancel()
         await self.client.close()
         await self.http.aclose()
 

@@ -49,9 +49,10 @@ class Metrics:
     types: dict[str, str]
     samples: list[Sample]
 
-    def total(self, name: str) -> float:
-        """Sum of a metric's samples over all label sets."""
-        return sum(sample.value for sample in self.samples if sample.name == name)
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of a metric's samples over the label sets that carry all of `labels`."""
+        return sum(sample.value for sample in self.samples if sample.name == name
+                   and labels.items() <= sample.labels.items())
 
     def labels_of(self, name: str) -> list[dict[str, str]]:
         return [sample.labels for sample in self.samples if sample.name == name]

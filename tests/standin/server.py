@@ -101,4 +101,5 @@ class StandinServer:
         """The server's own /metrics, parsed (read directly, not over HTTP)."""
         from tests.standin.metrics import render_metrics
 
-        return parse_metrics(render_metrics(self.state.engine, self.config.model))
+        return parse_metrics(render_metrics(self.state.engine, self.config.model,
+                                            self.state.finished))
