@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -176,4 +177,18 @@ class Forge(Protocol):
 
     def upsert_issue(self, repo: str, title: str, body: str, label: str) -> IssueRef:
         """Update the open issue with this label and title, or open one (weekly digest)."""
+        ...
+
+    def push_files(self, repo: str, branch: str, parent_sha: str, files: Mapping[str, str],
+                   message: str) -> str:
+        """Point `branch` at one commit adding `files` on top of `parent_sha`; its sha.
+
+        Idempotent: when the branch already holds exactly that change, nothing is written.
+        Used for generated tests on `reviewbot/tests/<pr>` (force-moved on a new head).
+        """
+        ...
+
+    def open_pull_request(self, repo: str, head: str, base: str, title: str,
+                          body: str) -> IssueRef:
+        """The open PR/MR from `head` into `base`: found (body updated) or opened."""
         ...

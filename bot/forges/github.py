@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -309,6 +309,72 @@ class GitHubForge:
                     return IssueRef(int(issue.number), str(issue.html_url))
             created = gh_repo.create_issue(title=title, body=body[:MAX_BODY_CHARS], labels=[label])
             return IssueRef(int(created.number), str(created.html_url))
+
+
+    # -- generated tests on a branch ---------------------------------------------------------
+
+    def push_files(self, repo: str, branch: str, parent_sha: str, files: Mapping[str, str],
+                   message: str) -> str:
+        parent = self._request(repo, "GET", f"/git/commits/{_sha(parent_sha)}",
+                               action="get commit")
+        tree = self._request(repo, "POST", "/git/trees", {
+            "base_tree": parent["tree"]["sha"],
+            "tree": [{"path": path, "mode": "100644", "type": "blob", "content": content}
+                     for path, content in sorted(files.items())]}, "create tree")
+        current = self._branch_commit(repo, branch)
+        if current is not None and current["tree"]["sha"] == tree["sha"] \
+                and [p["sha"] for p in current["parents"]] == [parent_sha]:
+            return str(current["sha"])  # already delivered: no new commit
+        commit = self._request(repo, "POST", "/git/commits", {
+            "message": message, "tree": tree["sha"], "parents": [parent_sha]}, "create commit")
+        ref = f"heads/{_branch(branch)}"
+        if current is None:
+            self._request(repo, "POST", "/git/refs", {"ref": f"refs/{ref}",
+                                                      "sha": commit["sha"]}, "create branch")
+        else:
+            self._request(repo, "PATCH", f"/git/refs/{ref}", {"sha": commit["sha"],
+                                                              "force": True}, "move branch")
+        return str(commit["sha"])
+
+    def _branch_commit(self, repo: str, branch: str) -> dict[str, Any] | None:
+        try:
+            ref = self._request(repo, "GET", f"/git/ref/heads/{_branch(branch)}",
+                                action="get branch")
+        except ForgeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._request(repo, "GET", f"/git/commits/{_sha(str(ref['object']['sha']))}",
+                             action="get commit")
+
+    def open_pull_request(self, repo: str, head: str, base: str, title: str,
+                          body: str) -> IssueRef:
+        owner = repo.split("/", 1)[0]
+        client, _ = self._client(repo)
+        with translate_errors("list pull requests"):
+            _, found = client.requester.requestJsonAndCheck(
+                "GET", f"/repos/{repo}/pulls",
+                parameters={"state": "open", "head": f"{owner}:{head}", "base": base})
+        for pull in found if isinstance(found, list) else []:
+            self._request(repo, "PATCH", f"/pulls/{int(pull['number'])}",
+                          {"body": body[:MAX_BODY_CHARS]}, "update pull request")
+            return IssueRef(int(pull["number"]), str(pull.get("html_url") or ""))
+        data = self._request(repo, "POST", "/pulls", {"title": title, "head": head, "base": base,
+                                                      "body": body[:MAX_BODY_CHARS]},
+                             "open pull request")
+        return IssueRef(int(data["number"]), str(data.get("html_url") or ""))
+
+
+def _sha(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{40}", value):
+        raise ForgeError(f"not a commit sha: {value!r}")
+    return value
+
+
+def _branch(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in value:
+        raise ForgeError(f"not a branch name the bot writes: {value!r}")
+    return value
 
 
 def _review_comment(comment: InlineComment) -> dict[str, Any]:

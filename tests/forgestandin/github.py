@@ -187,9 +187,10 @@ class GitHubStandin(StandinServer):
     # -- routes ------------------------------------------------------------------------------
 
     def _register(self) -> None:
-        from tests.forgestandin import github_routes
+        from tests.forgestandin import github_gitdata, github_routes
 
         github_routes.register(self)
+        self.opened_pulls = github_gitdata.register(self)  # generated-test follow-up PRs
 
     def repo_of(self, request: Request) -> Repo:
         return self.repos[f"{request.params['owner']}/{request.params['repo']}"]

@@ -69,9 +69,10 @@ class GitLabStandin(StandinServer):
         self.rate_limited_for: int | None = None
         self._ids = itertools.count(501)
         self._git_root = Path(tempfile.mkdtemp(prefix="gl-standin-"))
-        from tests.forgestandin import gitlab_routes
+        from tests.forgestandin import gitlab_commits, gitlab_routes
 
         gitlab_routes.register(self)
+        self.opened_mrs = gitlab_commits.register(self)  # generated-test follow-up MRs
 
     def stop(self) -> None:
         super().stop()

@@ -37,7 +37,9 @@ class OpenAPISpec:
         entries = []
         for template, item in self._doc["paths"].items():
             literal = sum(1 for part in template.split("/") if part and "{" not in part)
-            regex = re.sub(r"\{(\w+)\}", lambda m: "(.+)" if m.group(1) == "path" else "([^/]+)",
+            # `path` and git `ref` values hold slashes ("heads/reviewbot/tests/1")
+            regex = re.sub(r"\{(\w+)\}",
+                           lambda m: "(.+)" if m.group(1) in ("path", "ref") else "([^/]+)",
                            template)
             entries.append((-literal, template, re.compile(f"^{regex}$"), item))
         entries.sort(key=lambda e: (e[0], e[1]))
