@@ -27,6 +27,16 @@ def sessions(seeded_url: str) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
+@pytest.fixture
+def reader(seeded_readonly_url: str) -> Iterator[sessionmaker[Session]]:
+    """Read-only sessions on the seeded template, for tests that only compute."""
+    engine = make_engine(seeded_readonly_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class ChatReceiver:
     """A loopback Slack-style incoming webhook that records what it was sent."""

@@ -39,8 +39,8 @@ def figures(session: Session, scope: str) -> dict[str, tuple[float | None, float
     return {f.key: (f.current, f.baseline) for f in data.figures}
 
 
-def test_week_figures_against_the_four_weeks_before(sessions: sessionmaker[Session]) -> None:
-    with sessions() as session:
+def test_week_figures_against_the_four_weeks_before(reader: sessionmaker[Session]) -> None:
+    with reader() as session:
         got = figures(session, "acme/widgets")
     assert got["reviews"] == (3, 0.5)  # A, B, C completed (D failed); G, E before
     assert got["introduced"] == (7, 0.75)  # F1-F7; (2 + 1) / 4
@@ -57,8 +57,8 @@ def test_week_figures_against_the_four_weeks_before(sessions: sessionmaker[Sessi
     assert got["tests_discarded"] == (3, 0)
 
 
-def test_the_organisation_digest_adds_its_repositories(sessions: sessionmaker[Session]) -> None:
-    with sessions() as session:
+def test_the_organisation_digest_adds_its_repositories(reader: sessionmaker[Session]) -> None:
+    with reader() as session:
         got = figures(session, "acme")
     assert got["reviews"] == (4, 0.5)  # + gadgets' run H
     assert got["introduced"] == (8, 0.75)  # + F11
@@ -67,8 +67,8 @@ def test_the_organisation_digest_adds_its_repositories(sessions: sessionmaker[Se
 
 
 def test_markdown_lists_open_findings_noisy_rules_and_merged_tests(
-        sessions: sessionmaker[Session]) -> None:
-    with sessions() as session:
+        reader: sessionmaker[Session]) -> None:
+    with reader() as session:
         data = compute_digest(session, "acme/widgets", W41,
                               gpu_rates(digest_settings("sqlite://")), now=NOW)
     md = render_markdown(data)

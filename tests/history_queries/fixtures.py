@@ -1,7 +1,8 @@
 """Seeded Postgres databases: the seed is written once into a template, each test gets a copy.
 
 `seeded_url` is a fresh `CREATE DATABASE ... TEMPLATE` copy of the seeded database, so
-tests may write (feedback, digests) without seeing each other's changes.
+tests may write (feedback, digests) without seeing each other's changes; tests that only
+read use `seeded_readonly_url`, the template itself behind read-only transactions.
 """
 
 from __future__ import annotations
@@ -70,3 +71,16 @@ def seeded_url(seed_template: SeedTemplate) -> Iterator[str]:
 @pytest.fixture
 def seeded(seed_template: SeedTemplate) -> Seeded:
     return seed_template.seeded
+
+
+READ_ONLY = "?options=-c%20default_transaction_read_only%3Don"
+
+
+@pytest.fixture
+def seeded_readonly_url(seed_template: SeedTemplate) -> str:
+    """URL of the seeded template itself, every transaction read-only (no copy to make).
+
+    For tests that only read: a write fails instead of leaking into other tests. Their
+    engines must be disposed at the end of the test (the template is copied later).
+    """
+    return PG_URL_TEMPLATE.format(name=seed_template.database) + READ_ONLY

@@ -5,12 +5,14 @@ Every expected figure below was computed by hand from the seed's docstring and c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date
 
 import pytest
 from sqlalchemy.orm import Session
 
 from bot.errors import HistoryError
+from bot.history.db import make_engine, session_factory
 from bot.history.periods import Week, weeks_ending
 from bot.history.queries import (
     acceptance_by_rule,
@@ -34,6 +36,17 @@ from bot.history.runqueries import (
 from tests.history_queries.seed import Seeded
 
 pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def session(seeded_readonly_url: str) -> Iterator[Session]:
+    """These tests only read: a session on the seeded template, read-only."""
+    engine = make_engine(seeded_readonly_url)
+    try:
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 W41 = Week(date(2026, 10, 5), UTC)
 W38 = Week(date(2026, 9, 14), UTC)
