@@ -19,7 +19,8 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from prometheus_client import (
@@ -105,7 +106,7 @@ def observe_webhook(forge: str, event: str | None, outcome: str) -> None:
 
 # -- worker side (called from bot.jobs) -----------------------------------------------------
 
-def observe_review(duration_s: float, findings_by_severity: Mapping[str, int], *,
+def observe_review(duration_s: float | None, findings_by_severity: Mapping[str, int], *,
                    forge: str = "unknown", trigger: str = "unknown",
                    outcome: str = "posted") -> None:
     """A review job ended: its webhook-to-posted duration and the findings it posted.
@@ -117,11 +118,54 @@ def observe_review(duration_s: float, findings_by_severity: Mapping[str, int], *
         REVIEWS.labels(forge, outcome).inc()
         if outcome != "posted":
             return
-        REVIEW_DURATION.labels(forge, trigger).observe(max(duration_s, 0.0))
+        if duration_s is not None:
+            REVIEW_DURATION.labels(forge, trigger).observe(max(duration_s, 0.0))
         for severity, count in findings_by_severity.items():
             if severity in SEVERITIES and count > 0:
                 FINDINGS_POSTED.labels(severity).inc(count)
     _safe(observe)
+
+
+class _Severe(Protocol):
+    @property
+    def severity(self) -> object: ...
+
+
+class _Outcome(Protocol):
+    """What `observe_review_outcome` reads of `reviewers.pipeline.ReviewOutcome`."""
+
+    @property
+    def findings(self) -> Sequence[_Severe]: ...
+
+    @property
+    def calls(self) -> Sequence[CallRecord]: ...
+
+    @property
+    def tests(self) -> Any: ...
+
+
+def observe_review_outcome(outcome: _Outcome, *, forge: str, trigger: str,
+                           received_at: datetime | None,
+                           now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    """Everything a finished, posted review contributes, in one call from the job.
+
+    `received_at` is the webhook delivery's arrival (`WebhookDelivery.received_at`; naive
+    values are UTC, as SQLite returns them); None records no duration.
+    """
+    counts: dict[str, int] = {}
+    for finding in outcome.findings:
+        severity = str(getattr(finding.severity, "value", finding.severity))
+        counts[severity] = counts.get(severity, 0) + 1
+    duration: float | None = None
+    if received_at is not None:
+        start = received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)
+        duration = (now() - start).total_seconds()
+    observe_review(duration, counts, forge=forge, trigger=trigger)
+    observe_engine_calls(outcome.calls)
+    tests = outcome.tests
+    if tests is not None:
+        kept = len(getattr(tests, "kept", ()))
+        observe_generated_tests(kept, max(len(getattr(tests, "results", ())) - kept, 0))
 
 
 def observe_generated_tests(kept: int, discarded: int) -> None:

@@ -186,3 +186,49 @@ async def test_engine_calls_and_reviews_show_per_replica_and_severity(
                  trigger="opened", le="60.0") == 1
     assert delta("reviewbot_review_duration_seconds_bucket", forge="github",
                  trigger="opened", le="30.0") == 0
+
+
+def test_one_call_records_a_finished_review_outcome() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.metrics import observe_review_outcome
+    from reviewers.diff import ReviewDiff
+    from reviewers.engine.config import Priority
+    from reviewers.findings import Category, Finding, Severity
+    from reviewers.pipeline import ReviewOutcome
+    from reviewers.testgen.model import KeptTest, TestGenResult
+
+    def finding(severity: Severity) -> Finding:
+        return Finding("app.py", 3, 3, severity, Category.BUG, "r", "m", "llm")
+
+    call = CallRecord(request_id="rb-1", affinity_key="acme/app", priority=Priority.REVIEW,
+                      schema_name="review", replica="http://gpu-7:8000", outcome="ok",
+                      prompt_tokens=1200, cached_tokens=800, completion_tokens=90,
+                      queue_s=0.1, total_s=3.5, attempts=1, spilled=False)
+    outcome = ReviewOutcome(
+        diff=ReviewDiff("a" * 40, "b" * 40),
+        findings=[finding(Severity.CRITICAL), finding(Severity.CRITICAL), finding(Severity.LOW)],
+        calls=[call],
+        tests=TestGenResult(kept=[KeptTest(
+            "tests/test_app.py", "def test(): pass\n", ["f"], ["b"], passes=3, runs=3,
+            coverage_before=(1, 4), coverage_after=(3, 4), seconds=1.0,
+            behaviour_change=False, command="pytest tests/test_app.py")]))
+    registry_before = generate_latest().decode()
+    now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    observe_review_outcome(outcome, forge="gitlab", trigger="synchronize",
+                           received_at=(now - timedelta(seconds=200)).replace(tzinfo=None),
+                           now=lambda: now)
+    after = generate_latest().decode()
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(registry_before, name, **labels)
+
+    assert delta("reviewbot_findings_posted_total", severity="critical") == 2
+    assert delta("reviewbot_findings_posted_total", severity="low") == 1
+    assert delta("reviewbot_review_duration_seconds_bucket", forge="gitlab",
+                 trigger="synchronize", le="300.0") == 1
+    assert delta("reviewbot_review_duration_seconds_bucket", forge="gitlab",
+                 trigger="synchronize", le="120.0") == 0
+    assert delta("reviewbot_engine_tokens_total", replica="gpu-7:8000", kind="cached") == 800
+    assert delta("reviewbot_generated_tests_total", result="kept") == 1
+    assert delta("reviewbot_reviews_total", forge="gitlab", outcome="posted") == 1
