@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's, driven by Playwright) against the
 production app under a real uvicorn server on loopback: sign in, read the seeded figures off
-the charts and tables, follow a PR link, and keep screenshots under test-artifacts/.
+the charts and tables, follow a PR link and the digest archive, and keep screenshots under
+test-artifacts/.
 
 The expected figures are the seed's hand-computed ones (tests/history_queries/seed.py).
 """
@@ -11,11 +12,14 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
 
+from bot.digest.run import run_digest
+from bot.history.db import make_engine, session_factory
 from bot.webhooks.asgi import build_app
 from tests.conftest import REPO_ROOT
 from tests.dashboard.conftest import OPERATOR_TOKEN, dashboard_settings
@@ -74,6 +78,19 @@ def cells(row: object) -> list[str]:
     return [text.strip() for text in row.locator("td").all_inner_texts()]  # type: ignore[attr-defined]
 
 
+@pytest.fixture
+def stored_digest(seeded_url: str) -> None:
+    """The week's digest of acme/widgets, stored as the weekly task would."""
+    engine = make_engine(seeded_url)
+    try:
+        run_digest(session_factory(engine), dashboard_settings(seeded_url, digest_to_issue=False),
+                   "acme/widgets", since=date(2026, 10, 5),
+                   now=datetime(2026, 10, 12, 8, tzinfo=UTC))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("stored_digest")
 def test_operator_signs_in_and_reads_the_seeded_history(page: object, seeded: Seeded) -> None:
     p: sync_api.Page = page  # type: ignore[assignment]
     expect = sync_api.expect
@@ -126,6 +143,15 @@ def test_operator_signs_in_and_reads_the_seeded_history(page: object, seeded: Se
     expect(p.locator(f"section[data-run='{seeded.runs['A']}'] pre.code").first).to_be_visible()
     p.screenshot(path=str(ARTIFACTS / "dashboard-pull-request.png"), full_page=True)
 
+    p.click("header >> text=Digests")
+    expect(p.locator("h1")).to_have_text("Digest archive")
+    p.click("tr[data-scope='acme/widgets'] >> text=2026-W41")
+    expect(p.locator("h1")).to_have_text(
+        "reviewbot weekly digest: acme/widgets 2026-W41 (05 Oct – 11 Oct 2026)")
+    expect(p.locator("[data-figure=introduced] .v")).to_have_text("7")
+    assert p.locator("svg.chart").count() == 4
+    p.screenshot(path=str(ARTIFACTS / "digest-page.png"), full_page=True)
+    p.go_back()
     p.click("text=Sign out")
     expect(p.locator("h1")).to_have_text("reviewbot dashboard")
     p.goto(repo_page)
