@@ -48,8 +48,12 @@ _SETTINGS_LOCK = threading.Lock()  # detect-secrets keeps its settings in a glob
 
 
 def rule_for(secret_type: str) -> str:
-    """``"AWS Access Key"`` -> ``"secret:aws-access-key"``."""
-    return "secret:" + re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
+    """``"AWS Access Key"`` -> ``"secret/aws-access-key"``.
+
+    Not ``secret:...``: a keyword followed by a colon reads as ``secret: <value>`` to the
+    masker, which would then mask the rule id (and the text after it) wherever it is quoted.
+    """
+    return "secret/" + re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
 
 
 @dataclass(frozen=True, slots=True)

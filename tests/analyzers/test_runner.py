@@ -41,7 +41,7 @@ def test_all_default_analyzers_on_one_change(git_repo: GitRepo) -> None:
     result = analyze_all(git_repo, default_analyzers(timeout=30))
 
     assert {(f.source, f.rule) for f in result.findings} >= {
-        ("ruff", "F401"), ("bandit", "B602"), ("secrets", "secret:gitlab-token")}
+        ("ruff", "F401"), ("bandit", "B602"), ("secrets", "secret/gitlab-token")}
     assert set(result.timings) >= {"ruff", "bandit", "secrets", "semgrep"}
     assert result.errors == []
 

@@ -38,9 +38,9 @@ def test_yaml_and_js_secrets_are_found_and_masked(git_repo: GitRepo, tmp_path: P
     got = {(f.path, f.line, f.rule, f.severity) for f in result.findings}
     # the old password on line 3 is not part of this change
     assert got == {
-        ("config/app.yml", 5, "secret:aws-access-key", Severity.CRITICAL),
-        ("config/app.yml", 6, "secret:secret-keyword", Severity.HIGH),
-        ("web/client.js", 2, "secret:github-token", Severity.CRITICAL),
+        ("config/app.yml", 5, "secret/aws-access-key", Severity.CRITICAL),
+        ("config/app.yml", 6, "secret/secret-keyword", Severity.HIGH),
+        ("web/client.js", 2, "secret/github-token", Severity.CRITICAL),
     }
     for finding in result.findings:
         assert (finding.category, finding.cwe, finding.source) == (
@@ -50,10 +50,10 @@ def test_yaml_and_js_secrets_are_found_and_masked(git_repo: GitRepo, tmp_path: P
     dumped = everything_in(result.findings)
     for secret in SECRETS:
         assert secret not in dumped
-    aws = next(f for f in result.findings if f.rule == "secret:aws-access-key")
+    aws = next(f for f in result.findings if f.rule == "secret/aws-access-key")
     assert aws.extra["quote"] == "  access_key_id: AKIA…(20 chars)"
     assert aws.extra["masked_secret"] == "AKIA…(20 chars)"
-    token = next(f for f in result.findings if f.rule == "secret:github-token")
+    token = next(f for f in result.findings if f.rule == "secret/github-token")
     assert "ghp_…(40 chars)" in token.message  # the whole token masked, not just "ghp"
 
 
@@ -65,7 +65,7 @@ def test_a_private_key_is_critical_and_its_body_never_shown(git_repo: GitRepo,
 
     result = analyze(git_repo, SecretsAnalyzer(), tmp_path / "work")
 
-    (finding,) = [f for f in result.findings if f.rule == "secret:private-key"]
+    (finding,) = [f for f in result.findings if f.rule == "secret/private-key"]
     assert (finding.line, finding.severity) == (1, Severity.CRITICAL)
     assert PEM_BODY[:40] not in everything_in(result.findings)
     assert PEM_BODY[64:104] not in everything_in(result.findings)

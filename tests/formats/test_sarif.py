@@ -54,8 +54,8 @@ def test_rules_carry_security_severity_and_cwe_tags(report: ReportInput) -> None
     assert {"security", "external/cwe/cwe-78"} <= set(shell["properties"]["tags"])
     assert shell["helpUri"].startswith("https://bandit.readthedocs.io/")
     assert "CWE-78" in shell["help"]["text"]
-    assert rules["secret:aws-access-key"]["properties"]["security-severity"] == "9.5"
-    assert "external/cwe/cwe-798" in rules["secret:aws-access-key"]["properties"]["tags"]
+    assert rules["secret/aws-access-key"]["properties"]["security-severity"] == "9.5"
+    assert "external/cwe/cwe-798" in rules["secret/aws-access-key"]["properties"]["tags"]
     assert "security-severity" not in rules["F401"]["properties"]  # not a security rule
 
 

@@ -107,7 +107,7 @@ def test_findings_are_complete_and_marked_untriaged(
     # a low-confidence entropy guess never reaches critical
     by_rule = {f.rule: f for f in security}
     assert by_rule["B602"].severity == "high"
-    assert by_rule["secret:aws-access-key"].severity == "critical"
+    assert by_rule["secret/aws-access-key"].severity == "critical"
 
 
 def test_two_analyzers_on_one_line_and_cwe_are_one_finding(

@@ -102,7 +102,7 @@ def test_triage_dismissals_are_recorded_not_reported(
         verdicts = dict(connection.execute(
             "SELECT path, triage_verdict FROM findings WHERE state != 'dismissed'"
             " AND triage_verdict IS NOT NULL").fetchall())
-    assert rows == [("cli/login.py", "secret:secret-keyword", "bandit+secrets", "dismissed",
+    assert rows == [("cli/login.py", "secret/secret-keyword", "bandit+secrets", "dismissed",
                      "false_positive", FALSE_POSITIVE_REASON)]
     assert verdicts["shop/orders.py"] == "true_positive"
 
