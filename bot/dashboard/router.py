@@ -38,6 +38,7 @@ from bot.history.db import session_scope
 from bot.history.models import Repository
 from bot.history.periods import Week, last_complete_week, week_of, weeks_ending
 from bot.history.queries import (
+    Scope,
     acceptance_by_rule,
     acceptance_by_source,
     hot_files,
@@ -209,7 +210,7 @@ def dashboard_router(settings: Settings, sessions: sessionmaker[Session]) -> API
     return router
 
 
-def _scope_context(board: Dashboard, session: Session, scope: Any, week: Week
+def _scope_context(board: Dashboard, session: Session, scope: Scope, week: Week
                    ) -> dict[str, Any]:
     """What a repository or organisation page shows for `week`."""
     rates = gpu_rates(board.settings)
