@@ -167,8 +167,19 @@ def security_findings(answer: dict[str, Any]) -> list[Finding]:
         found = _model_finding(item, category=Category.SECURITY, cwe=cwe,
                                confidence=confidence, kind="security")
         if found is not None:
-            out.append(found)
+            out.append(_with_exploit(found, str(item.get("exploit") or "").strip()))
     return out
+
+
+def _with_exploit(finding: Finding, exploit: str) -> Finding:
+    """The exploit scenario kept on its own (history, SARIF) and told in the message, which
+    is what a reviewer reads first."""
+    if not exploit:
+        return finding
+    message = finding.message
+    if exploit not in message:
+        message = f"{message}\n\nExploit scenario: {exploit}"
+    return replace(finding, message=message, extra={**finding.extra, "exploit": exploit})
 
 
 def _triage_rows(candidates: Sequence[Finding]) -> list[dict[str, Any]]:

@@ -87,8 +87,9 @@ Act as an application security engineer. Examine the changed code above for inje
 authorisation mistakes, weak cryptography, hard-coded secrets, unsafe defaults and
 dangerous subprocess or eval use. Report only exploitable or clearly unsafe code. For
 each finding give path, line, end_line, severity, the CWE id (like "CWE-89"), a rule
-slug, the exact quoted code, a message with a short exploit scenario, a confidence
-between 0 and 1, and a local fix in "suggestion" when one exists (else null)."""
+slug, the exact quoted code, a message naming the flaw, a short exploit scenario in
+"exploit" (what an attacker sends or does, and what they gain), a confidence between 0
+and 1, and a local fix in "suggestion" when one exists (else null)."""
 
 
 def triage_task(candidates: list[dict[str, Any]]) -> str:
@@ -151,9 +152,10 @@ SECURITY_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {**_FINDING_PROPS,
                                "cwe": {"type": "string", "pattern": "^CWE-[0-9]{1,5}$"},
+                               "exploit": {"type": "string", "maxLength": 800},
                                "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
                 "required": ["path", "line", "end_line", "severity", "cwe", "rule", "quote",
-                             "message", "suggestion", "confidence"],
+                             "message", "exploit", "suggestion", "confidence"],
                 "additionalProperties": False,
             },
         },

@@ -11,7 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.formats import TOOL_NAME, ReportInput, output_finding, sorted_findings, tool_version
+from bot.formats import (
+    TOOL_NAME,
+    ReportInput,
+    output_finding,
+    sorted_findings,
+    tool_version,
+    triage_of,
+)
 from reviewers.findings import Category, Finding, Severity
 from reviewers.secrets_mask import mask_secrets
 
@@ -125,6 +132,9 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
                                   "confidence": finding.confidence, "source": finding.source}
     if finding.cwe:
         properties["cwe"] = finding.cwe
+    triage = triage_of(finding)
+    if triage is not None:  # "untriaged" when no model engine judged an analyzer finding
+        properties["triage"] = triage
     result: dict[str, Any] = {
         "ruleId": rule_id(finding),
         "ruleIndex": rule_index,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reviewers.analyzers.bandit import bandit_severity
 from reviewers.analyzers.base import (
     AnalyzerError,
     AnalyzerResult,
@@ -25,13 +26,14 @@ from reviewers.analyzers.base import (
 )
 from reviewers.analyzers.process import find_executable, run_tool
 from reviewers.diff import FileDiff, ReviewDiff
-from reviewers.findings import Category, Finding, Severity
+from reviewers.findings import Category, Finding
 from reviewers.repoconfig import RepoConfig
 from reviewers.source import SourceTree
 
 RULES_DIR = Path(__file__).with_name("semgrep_rules")
 SUFFIXES = (".py", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".java")
-SEVERITY = {"ERROR": Severity.HIGH, "WARNING": Severity.MEDIUM, "INFO": Severity.LOW}
+# Rule severity in bandit's terms, so both go through one severity x confidence table.
+LEVEL = {"ERROR": "HIGH", "WARNING": "MEDIUM", "INFO": "LOW"}
 CONFIDENCE = {"HIGH": 0.9, "MEDIUM": 0.7, "LOW": 0.4}
 _CWE = re.compile(r"CWE-\d+")
 NOT_INSTALLED = ("the semgrep program is not installed "
@@ -106,13 +108,15 @@ def _to_finding(result: dict[str, Any], file: FileDiff, lines: list[str]) -> Fin
     cwes = metadata.get("cwe") or []
     cwe_match = _CWE.search(" ".join(cwes) if isinstance(cwes, list) else str(cwes))
     flagged = quote(lines, start, end)
+    level = LEVEL.get(str(extra.get("severity", "")).upper(), "MEDIUM")
+    confidence = str(metadata.get("confidence", "MEDIUM")).upper()
     finding = Finding(
         path=file.path, line=span[0], end_line=span[1],
-        severity=SEVERITY.get(str(extra.get("severity", "")).upper(), Severity.MEDIUM),
+        severity=bandit_severity(level, confidence),
         category=Category.SECURITY, rule=str(result.get("check_id", "semgrep")),
         cwe=cwe_match.group() if cwe_match else None,
         message=" ".join(str(extra.get("message", "")).split()), source="semgrep",
-        confidence=CONFIDENCE.get(str(metadata.get("confidence", "")).upper(), 0.7),
+        confidence=CONFIDENCE.get(confidence, 0.7),
         extra={"quote": flagged, "rule_name": result.get("check_id")},
     )
     return finding.with_fingerprint(flagged)

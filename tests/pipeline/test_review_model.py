@@ -81,7 +81,8 @@ def test_analyzer_and_model_findings_merge_and_triage_is_applied(
     engine.script({"findings": [{
         "path": "app.py", "line": 20, "end_line": 20, "severity": "critical", "cwe": "CWE-78",
         "rule": "command-injection", "quote": 'subprocess.call("ls " + user_input, shell=True)',
-        "message": "user_input reaches a shell: '; rm -rf ~' runs.", "confidence": 0.95,
+        "message": "user_input reaches a shell.", "confidence": 0.95,
+        "exploit": "Sending '; rm -rf ~' as user_input runs it.",
         "suggestion": '    return subprocess.call(["ls", user_input])'}]}, marker=SECURITY)
     engine.script({"verdicts": [{"id": 0, "true_positive": True, "severity": "critical",
                                  "reason": "user input is concatenated into a shell command"}]},

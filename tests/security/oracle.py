@@ -25,8 +25,8 @@ FALSE_POSITIVE_REASON = "the flagged value is not a credential or attacker-contr
 
 
 def exploit(case: Case, cwe: str) -> str:
-    return (f"{cwe} in {case.path}: an attacker who controls this input can abuse it "
-            f"({case.id}); for example a crafted request reaches the flagged call.")
+    return (f"An attacker who controls this input abuses it ({case.id}, {cwe}): a crafted "
+            "request reaches the flagged call.")
 
 
 class OracleModel:
@@ -51,7 +51,7 @@ class OracleModel:
         for case in self.cases:
             lines = case.head.splitlines()
             for expected in case.expect:
-                message = exploit(case, expected.cwe)
+                message = f"{expected.cwe} in {case.path}."
                 if self.leak:
                     message += f" The value {self.leak} is exposed."
                 findings.append({
@@ -59,6 +59,7 @@ class OracleModel:
                     "severity": "high", "cwe": expected.cwe,
                     "rule": f"cwe-{cwe_number(expected.cwe)}",
                     "quote": lines[expected.line - 1].strip(), "message": message,
+                    "exploit": exploit(case, expected.cwe),
                     "suggestion": LOCAL_FIXES.get(case.id), "confidence": 0.9})
         return {"findings": findings}
 

@@ -81,7 +81,9 @@ def test_each_vulnerability_is_one_finding_with_every_source(
                 assert "llm" in sources, case.id
                 assert sources & ANALYZERS, case.id
                 assert hits[0]["triage"]["verdict"] == "true_positive"
-            assert case.id in hits[0]["message"]  # the model's exploit scenario
+            # the model's exploit scenario, told in the message
+            assert f"Exploit scenario: An attacker who controls this input abuses it ({case.id}" \
+                in hits[0]["message"]
     [yaml_load] = [f for f in findings if f["path"] == "settings/loader.py"]
     assert yaml_load["suggestion"] == LOCAL_FIXES["py-yaml-full-loader"]
     assert yaml_load["source"] == "bandit+llm"
@@ -125,3 +127,5 @@ def test_the_sarif_of_the_run_is_valid_code_scanning_input(
     assert sarif_prints == json_prints  # the same findings, the same stable identities
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        if result["properties"]["source"] != "llm":  # an analyzer took part: triaged
+            assert result["properties"]["triage"]["verdict"] == "true_positive"
