@@ -72,8 +72,12 @@ def add_parser(sub: Subparsers) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bot.logs import configure_logging
+    from bot.settings import get_settings
+
+    configure_logging(get_settings())  # JSON lines through the redacting handler
     uvicorn.run("bot.webhooks.asgi:build_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, proxy_headers=True, access_log=False)
+                workers=args.workers, proxy_headers=True, access_log=False, log_config=None)
     return EXIT_OK
 
 
