@@ -39,7 +39,7 @@ def sandbox() -> Sandbox:
     return box
 
 
-async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
+async def test_only_the_good_candidate_is_kept_each_fate_is_right_and_repair_works(
         shop_repo: tuple[Path, str, str], vllm_standin: StandinFactory,
         sandbox: Sandbox) -> None:
     root, base, head = shop_repo
@@ -53,7 +53,10 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
         shop.candidate(shop.COVERAGE_NEUTRAL, "tests/test_pricing.py", target=shop.TOTAL),
         shop.candidate(shop.NOT_COLLECTABLE, "tests/test_discount_import.py"),
     ]}, marker=TESTGEN_MARKER)
-    server.script({"repairs": []}, marker=REPAIR_MARKER)
+    # the model repairs the failing candidate (id 1) and gives up on the others
+    server.script({"repairs": [{"id": 1, **shop.candidate(shop.REPAIRED,
+                                                          "tests/test_discount.py")}]},
+                  marker=REPAIR_MARKER)
     pool = pool_for(server.url)
     try:
         result = await generate_tests(pool, shop.prefix_for(diff), local, diff,
@@ -66,7 +69,8 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
     assert {t.name for t in result.targets} == {shop.TARGET, shop.TOTAL}
     assert result.command is not None
     assert result.command.source == "pyproject.toml"
-    fates = {r.candidate.code: r.fate for r in result.results}
+    first_round, repairs = result.results[:6], result.results[6:]
+    fates = {r.candidate.code: r.fate for r in first_round}
     assert fates == {
         shop.GOOD: TestFate.KEPT,
         shop.FAILING: TestFate.FAILED,
@@ -75,7 +79,7 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
         shop.COVERAGE_NEUTRAL: TestFate.NO_COVERAGE_GAIN,
         shop.NOT_COLLECTABLE: TestFate.FAILED_TO_COLLECT,
     }
-    by_fate = {r.fate: r for r in result.results}
+    by_fate = {r.fate: r for r in first_round}
     good = by_fate[TestFate.KEPT]
     assert (good.passes, good.runs) == (5, 5)
     assert [(s.name, s.ok) for s in good.steps] == [
@@ -92,17 +96,27 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
     assert "no_such_function" in by_fate[TestFate.FAILED_TO_COLLECT].failure_output()
     assert "1/4 -> 1/4" in by_fate[TestFate.NO_COVERAGE_GAIN].steps[-1].detail
     # two candidates asked for the same file and the existing test file: none is overwritten
-    paths = [r.candidate.path for r in result.results]
+    paths = [r.candidate.path for r in first_round]
     assert len(set(paths)) == len(paths)
     assert "tests/test_pricing.py" not in paths
 
-    assert [k.path for k in result.kept] == [good.candidate.path]
+    # the repair round: the rejected failing test came back fixed and passed every step
+    [repaired] = repairs
+    assert repaired.candidate.repair_of == by_fate[TestFate.FAILED].index
+    assert repaired.candidate.target == shop.TARGET
+    assert repaired.fate is TestFate.KEPT
+    assert (repaired.passes, repaired.runs) == (5, 5)
+    assert [k.content for k in result.kept] == [shop.GOOD, shop.REPAIRED]
+    # the repair replaces its own rejected file, never the kept GOOD one
+    assert repaired.candidate.path == by_fate[TestFate.FAILED].candidate.path
+    assert len({k.path for k in result.kept}) == 2
     comment = render_test_comment(result.kept[0])
     assert comment.startswith(f"<!-- reviewbot:generated-test {good.candidate.path} -->")
     assert "5/5 passed" in comment
     assert "1/4 (25%) → 4/4 (100%)" in comment
     records = result.history_records()
-    assert sorted(r["fate"] for r in records) == sorted(f.value for f in TestFate)
+    assert sorted({r["fate"] for r in records}) == sorted(f.value for f in TestFate)
+    assert len(records) == 7
     # every rejected candidate went back to the model once, with its failure output
     repair = next(r for r in server.requests if REPAIR_MARKER in str(r.body))
     repair_text = str(repair.body["messages"][-1]["content"])
@@ -114,38 +128,6 @@ async def test_only_the_good_candidate_is_kept_and_each_fate_is_right(
     assert first[1]["content"].startswith(shop.prefix_for(diff).body)
     assert TESTGEN_MARKER in first[1]["content"]
     assert shop.EXISTING_TEST in first[1]["content"]
-
-
-async def test_a_failing_candidate_repaired_by_the_model_is_kept(
-        shop_repo: tuple[Path, str, str], vllm_standin: StandinFactory,
-        sandbox: Sandbox) -> None:
-    root, base, head = shop_repo
-    local, diff = shop.load(root, base, head)
-    server = vllm_standin(time_scale=0.0)
-    server.script({"candidates": [shop.candidate(shop.FAILING, "tests/test_discount.py")]},
-                  marker=TESTGEN_MARKER)
-    server.script({"repairs": [{"id": 0, **shop.candidate(shop.REPAIRED,
-                                                          "tests/test_discount.py")}]},
-                  marker=REPAIR_MARKER)
-    pool = pool_for(server.url)
-    try:
-        result = await generate_tests(pool, shop.prefix_for(diff), local, diff,
-                                      local.tree(head), sandbox=sandbox,
-                                      # five runs and the base run are shown above
-                                      options=TestGenOptions(check_base=False, runs=2),
-                                      affinity_key="acme/shop")
-    finally:
-        await pool.aclose()
-        local.close()
-
-    first, repaired = result.results
-    assert first.fate is TestFate.FAILED
-    assert repaired.fate is TestFate.KEPT
-    assert repaired.candidate.repair_of == first.index
-    assert repaired.candidate.path == "tests/test_discount.py"
-    assert [k.content for k in result.kept] == [shop.REPAIRED]
-    repair_prompt = next(r for r in server.requests if REPAIR_MARKER in str(r.body))
-    assert "assert 90.0 == 80.0" in str(repair_prompt.body["messages"][-1]["content"])
 
 
 async def test_nothing_is_generated_or_run_without_a_sandbox(
