@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import logging
 import posixpath
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from reviewers.testgen.sandbox import Sandbox, SandboxResult
 log = logging.getLogger(__name__)
 
 PYTEST_QUIET = ("-p", "no:cacheprovider", "-q")
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]{1,200}")
 NOT_COLLECTED = frozenset({2, 3, 4, 5})  # collection errors, internal, usage, no tests
 
 
@@ -196,6 +198,8 @@ def path_problem(path: str) -> str | None:
     base = posixpath.basename(norm)
     if path.startswith("/") or norm.startswith("..") or "\\" in path or "\0" in path:
         return f"test path {path!r} leaves the repository"
+    if not _SAFE_PATH.fullmatch(path):  # it also names a comment marker and a commit file
+        return f"test path {path!r} may only hold letters, digits, '_', '-', '.' and '/'"
     if not base.endswith(".py") or not (base.startswith("test_") or base.endswith("_test.py")):
         return f"test path {path!r} is not a pytest test file (test_*.py or *_test.py)"
     if norm.split("/")[0] in (".git", ".github"):

@@ -11,6 +11,7 @@ from reviewers.testgen import generate
 from reviewers.testgen.assertions import check_assertions
 from reviewers.testgen.model import TestCommand, TestGenOptions
 from reviewers.testgen.targets import detect_test_command, find_targets
+from reviewers.testgen.validate import path_problem
 from tests.gitbuilder import GitRepo
 from tests.testgen import shop
 
@@ -149,3 +150,18 @@ def test_candidates_for_unknown_targets_or_without_code_are_dropped() -> None:
     ]}
     found = generate.parse_candidates(answer, {shop.TARGET})
     assert [(ident, c.path) for ident, c in found] == [(None, "tests/test_discount.py")]
+
+
+@pytest.mark.parametrize(("path", "problem"), [
+    ("tests/test_discount.py", None),
+    ("pkg/discount_test.py", None),
+    ("../outside/test_x.py", "leaves the repository"),
+    ("/etc/test_x.py", "leaves the repository"),
+    ("tests/helper.py", "not a pytest test file"),
+    (".github/test_x.py", "inside .github"),
+    ("tests/test_x -->\n<!-- y.py", "may only hold"),
+])
+def test_a_proposed_test_path_must_be_a_new_test_file_inside_the_repository(
+        path: str, problem: str | None) -> None:
+    found = path_problem(path)
+    assert (found is None) if problem is None else (found is not None and problem in found)
