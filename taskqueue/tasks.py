@@ -17,6 +17,7 @@ from celery import Celery
 from bot.errors import ForgeRateLimited
 from bot.events.outcomes import ReviewJob
 from bot.jobs import JobContext, build_job_context, run_review_job
+from bot.logs import log_context
 from bot.settings import Settings
 from bot.webhooks.queueing import REVIEW_TASK
 from reviewers.errors import TransientError
@@ -56,7 +57,9 @@ def review_pull_request(
         "forge": forge, "repo": repo, "number": number, "head_sha": head_sha,
         "trigger": trigger, "delivery_id": delivery_id, **optional,
     })
-    run_review_job(job, context, final_attempt=final_attempt)
+    # Every log line of the job carries these; the job adds run_id (`update_log_context`).
+    with log_context(delivery_id=delivery_id, repo=repo, pr=number, run_id=None):
+        run_review_job(job, context, final_attempt=final_attempt)
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:

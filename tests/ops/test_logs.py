@@ -158,3 +158,39 @@ async def test_webhook_request_lines_carry_the_delivery_repo_and_pr(
     assert WEBHOOK_SECRET not in buffer.getvalue()
     assert settings.github_webhook_secret is not None
     assert settings.github_webhook_secret.get_secret_value() not in buffer.getvalue()
+
+
+def test_every_line_of_a_worker_job_carries_its_delivery_repo_and_pr(tmp_path: Path) -> None:
+    from bot.events.outcomes import ReviewJob
+    from bot.history.db import session_scope
+    from bot.history.deliveries import record_delivery
+    from bot.history.enums import Forge, RunTrigger
+    from bot.jobs import JobContext
+    from taskqueue.tasks import review_pull_request
+
+    database = f"sqlite:///{tmp_path / 'history.sqlite3'}"
+    upgrade_database(database)
+    engine = make_engine(database)
+    sessions = session_factory(engine)
+    with session_scope(sessions) as session:
+        record_delivery(session, Forge.GITHUB, "job-lines-1", "pull_request", "opened")
+    settings = make_settings(database)
+    buffer = io.StringIO()
+    handler = build_handler(settings, buffer, "json")
+    jobs_logger = logging.getLogger("bot.jobs")
+    previous = jobs_logger.level
+    jobs_logger.addHandler(handler)
+    jobs_logger.setLevel(logging.INFO)
+    job = ReviewJob(forge=Forge.GITHUB, repo="acme/widgets", number=9, head_sha="c" * 40,
+                    trigger=RunTrigger.OPENED, delivery_id="job-lines-1", installation_id=1)
+    try:  # no GitHub credentials on this worker: the job logs its failure and returns
+        review_pull_request(JobContext(settings=settings, sessions=sessions),
+                            **job.task_kwargs())
+    finally:
+        jobs_logger.removeHandler(handler)
+        jobs_logger.setLevel(previous)
+        engine.dispose()
+    records = lines(buffer)
+    assert len(records) >= 2
+    assert {(r["delivery_id"], r["repo"], r["pr"]) for r in records} == {
+        ("job-lines-1", "acme/widgets", 9)}
