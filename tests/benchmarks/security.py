@@ -1,9 +1,9 @@
 """Benchmark: recall and precision of the static-analyzer path on the security corpus.
 
-Run as `python -m tests.benchmarks.security [--batched] [--language L] [--verbose]`. Every
-case of tests/security_corpus/ becomes its own real git repository (base on `main`, the
-change on `feature`) reviewed by the pipeline with no model engine, so the figures are
-those of bandit, ruff, detect-secrets and semgrep (when installed) alone. A reported
+Run as `python -m tests.benchmarks.security [--batched] [--language L] [--no-semgrep]
+[--verbose]`. Every case of tests/security_corpus/ becomes its own real git repository
+(base on `main`, the change on `feature`) reviewed by the pipeline with no model engine,
+so the figures are those of bandit, ruff, detect-secrets and semgrep (when installed). A reported
 security finding is a true positive when it covers an expected line with the expected CWE;
 everything else it reports (including anything on a safe look-alike) is a false positive.
 The last line is `recall=<r> precision=<p> cases=<n>`.
@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from reviewers.analyzers import default_analyzers
 from reviewers.analyzers.process import find_executable
 from tests.security_corpus import LANGUAGES, Case, load_cases
 from tests.security_corpus.run import Score, run_batched, run_each
@@ -57,20 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--language", choices=LANGUAGES, help="only this language's cases")
     parser.add_argument("--verbose", action="store_true", help="list every miss and false "
                         "positive")
+    parser.add_argument("--no-semgrep", action="store_true",
+                        help="leave semgrep out (what a setup without the optional extra gets)")
     args = parser.parse_args(argv)
     cases: list[Case] = [c for c in load_cases()
                          if args.language is None or c.language == args.language]
-    semgrep = find_executable("semgrep")
+    semgrep = None if args.no_semgrep else find_executable("semgrep")
+    analyzers = [a for a in default_analyzers()
+                 if not (args.no_semgrep and a.name == "semgrep")]
     print(f"cases={len(cases)} vulnerable={sum(c.vulnerable for c in cases)} "
           f"safe={sum(not c.vulnerable for c in cases)} "
           f"cwes={len({e.cwe for c in cases for e in c.expect})} "
           f"languages={len({c.language for c in cases})}")
-    absent = "not installed (JavaScript/Go/Java get the secrets detector only)"
+    absent = "not used (JavaScript/Go/Java get the secrets detector only)"
     print(f"semgrep: {semgrep or absent}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reviewbot-security-bench-") as tmp:
-        score = (run_batched(cases, Path(tmp))[0] if args.batched
-                 else run_each(cases, Path(tmp)))
+        score = (run_batched(cases, Path(tmp), analyzers=analyzers)[0] if args.batched
+                 else run_each(cases, Path(tmp), analyzers=analyzers))
     elapsed = time.perf_counter() - started
     print(f"mode={'batched' if args.batched else 'one change per case'} "
           f"elapsed_s={elapsed:.1f}")

@@ -141,3 +141,21 @@ def test_repository_config_raises_lowers_and_ignores(tmp_path: Path) -> None:
     assert "B311" not in reported
     assert not [f for f in reported.values() if f.path.startswith("ops/")]
     assert any("ignored by config" in why for o in outcomes for _, why in o.suppressed)
+
+
+@pytest.mark.slow
+def test_each_case_alone_scores_as_in_the_batched_run(
+        tmp_path: Path, corpus_run: tuple[Score, list[ReviewOutcome]]) -> None:
+    """One change per case (what a pull request sees, and what the benchmark measures)
+    finds and misses the same things as the combined changes the fast tests review."""
+    from tests.security_corpus.run import run_each
+
+    batched, _ = corpus_run
+    alone = run_each([r.case for r in batched.cases], tmp_path)
+
+    def outcome(score: Score) -> dict[str, tuple[int, int, list[tuple[int, str]]]]:
+        return {r.case.id: (len(r.matched), len(r.missed),
+                            sorted((f.line, f.rule) for f in r.false_positives))
+                for r in score.cases}
+
+    assert outcome(alone) == outcome(batched)

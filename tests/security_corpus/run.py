@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reviewers.analyzers import Analyzer
 from reviewers.findings import Category, Finding
 from reviewers.gitrepo import open_repository
 from reviewers.modelreview import ChatEngine
@@ -34,12 +35,14 @@ def build_change(root: Path, cases: Sequence[Case]) -> GitRepo:
 
 
 async def review_change(root: Path, *, config: RepoConfig | None = None,
-                        engine: ChatEngine | None = None) -> ReviewOutcome:
+                        engine: ChatEngine | None = None,
+                        analyzers: list[Analyzer] | None = None) -> ReviewOutcome:
     """The pipeline's review of `main...feature` of the repository at `root`."""
     with open_repository(root) as repo:
         request = ReviewRequest(repository=root.name, base=repo.resolve("main"),
                                 head=repo.resolve("feature"), config=config or RepoConfig())
-        return await review(repo, request, engine=engine, counter=EstimatingCounter())
+        return await review(repo, request, engine=engine, counter=EstimatingCounter(),
+                            analyzers=analyzers)
 
 
 @dataclass(slots=True)
@@ -96,25 +99,27 @@ def score_case(case: Case, reported: Iterable[Finding]) -> CaseScore:
 
 
 def run_batched(cases: Sequence[Case], workdir: Path, *, config: RepoConfig | None = None,
-                engine: ChatEngine | None = None) -> tuple[Score, list[ReviewOutcome]]:
+                engine: ChatEngine | None = None, analyzers: list[Analyzer] | None = None,
+                ) -> tuple[Score, list[ReviewOutcome]]:
     """All cases in as few changes as their paths allow (fast: one review per batch)."""
     from tests.security_corpus import batches
 
     score, outcomes = Score(), []
     for number, group in enumerate(batches(list(cases))):
         repo = build_change(workdir / f"batch{number}", group)
-        outcome = asyncio.run(review_change(repo.root, config=config, engine=engine))
+        outcome = asyncio.run(review_change(repo.root, config=config, engine=engine,
+                                            analyzers=analyzers))
         outcomes.append(outcome)
         score.cases += [score_case(case, outcome.findings) for case in group]
     return score, outcomes
 
 
-def run_each(cases: Sequence[Case], workdir: Path, *, config: RepoConfig | None = None
-             ) -> Score:
+def run_each(cases: Sequence[Case], workdir: Path, *, config: RepoConfig | None = None,
+             analyzers: list[Analyzer] | None = None) -> Score:
     """Every case as its own change of its own repository (what a pull request sees)."""
     score = Score()
     for case in cases:
         repo = build_change(workdir / case.id, [case])
-        outcome = asyncio.run(review_change(repo.root, config=config))
+        outcome = asyncio.run(review_change(repo.root, config=config, analyzers=analyzers))
         score.cases.append(score_case(case, outcome.findings))
     return score
