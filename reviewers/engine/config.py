@@ -43,11 +43,13 @@ class EngineConfig:
     max_inflight_tokens: int = 400_000
     routing: RoutingPolicy = RoutingPolicy.AFFINITY
     metrics_ttl_s: float = 1.0
+    metrics_max_age_s: float = 5.0  # older load views make the call wait for a fresh scrape
     probe_timeout_s: float = 2.0
     breaker_failures: int = 3
     breaker_cooldown_s: float = 10.0
     backoff_base_s: float = 0.5
     backoff_max_s: float = 8.0
+    abort_grace_s: float = 1.0  # after a timeout: time for the server to abort the attempt
     max_connections: int = 64
     token_cache_size: int = 8192
     chars_per_token: float = 3.0

@@ -117,7 +117,9 @@ class EnginePool:
                         async with replica.budget.hold(tokens, int(priority)):
                             queue_s += self._clock() - waiting_since
                             attempt_timeout = min(self.config.timeout_s, deadline - self._clock())
-                            completion = await replica.create_chat(body, attempt_timeout)
+                            completion = await replica.create_chat(
+                                body, request_id, attempt_timeout
+                            )
                 except TimeoutError as exc:
                     raise EngineUnavailable(
                         f"no answer within the {self.config.deadline_s:.0f}s deadline"
@@ -125,6 +127,11 @@ class EnginePool:
                 except RetryableFailure as failure:
                     await self._after_failure(replica, failure)
                     delay = self._backoff(attempts)
+                    if failure.reason == "timeout":
+                        # the attempt was cancelled by closing its connection; vLLM aborts a
+                        # request when it sees the disconnect, so give it time to before
+                        # the same work is submitted again
+                        delay = max(delay, self.config.abort_grace_s)
                     log.warning(
                         "engine attempt failed",
                         extra={"replica": replica.url, "request_id": request_id,
@@ -176,9 +183,6 @@ class EnginePool:
     def _chat_body(
         self, request: ChatRequest, priority: Priority, request_id: str
     ) -> dict[str, Any]:
-        extra: dict[str, Any] = {"request_id": request_id}
-        if self.config.priority_scheduling:
-            extra["priority"] = int(priority)
         body: dict[str, Any] = {
             "model": self.config.model,
             "messages": [dict(message) for message in request.messages],
@@ -186,9 +190,10 @@ class EnginePool:
             "temperature": request.temperature,
             "top_p": request.top_p,
             "n": request.n,
-            "extra_body": extra,
-            "extra_headers": {"X-Request-Id": request_id},
+            "request_id": request_id,  # vLLM's own field: its logs and aborts name this id
         }
+        if self.config.priority_scheduling:
+            body["priority"] = int(priority)
         if request.stop:
             body["stop"] = list(request.stop)
         if request.schema is not None:

@@ -141,20 +141,25 @@ class Replica:
         return False
 
     # --- calls ------------------------------------------------------------------------
-    async def create_chat(self, body: dict[str, Any], timeout_s: float) -> ChatCompletion:
+    async def create_chat(
+        self, body: dict[str, Any], request_id: str, timeout_s: float
+    ) -> ChatCompletion:
         """POST /v1/chat/completions once; errors become RetryableFailure or EngineError.
 
+        The body goes out as built through the openai client's `post`, which still parses
+        the answer and raises the typed errors translated below; `chat.completions.create`
+        would first walk the whole request through its typed-params transform, a cost
+        paid per call for nothing (the body already has vLLM's field names).
         The attempt runs under `asyncio.timeout`: on expiry the task is cancelled inside the
         HTTP read, httpcore closes that connection, and vLLM aborts a request whose client
         disconnected, so the server stops working on it before anyone re-submits.
         """
-        extra_body = body.pop("extra_body")
         try:
             async with asyncio.timeout(timeout_s):
-                completion: ChatCompletion = await self.client.chat.completions.create(
-                    **body, extra_body=extra_body
+                return await self.client.post(
+                    "/chat/completions", cast_to=ChatCompletion, body=body,
+                    options={"headers": {"X-Request-Id": request_id}},
                 )
-                return completion
         except TimeoutError as exc:
             raise RetryableFailure("timeout", server_unhealthy=False) from exc
         except openai.APIConnectionError as exc:

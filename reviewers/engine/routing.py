@@ -1,4 +1,4 @@
-"""Pick a replica for a call: rendezvous hashing for prefix affinity, least-loaded spill."""
+"""Pick a replica for a call: rendezvous hashing for prefix affinity, bounded-load spill."""
 
 from __future__ import annotations
 
@@ -56,16 +56,25 @@ class Router:
         least = min(healthy, key=lambda cand: cand.load_score())
         if self.policy is RoutingPolicy.LEAST_LOADED:
             return Route(least.url, spilled=False)
-        preferred_url = rendezvous_order(key, all_urls)[0]
+        return self._affinity(key, all_urls, healthy)
+
+    def _affinity(self, key: str, all_urls: Sequence[str], healthy: Sequence[Candidate]) -> Route:
+        """First replica in the key's rendezvous order that is healthy and within the bound.
+
+        Walking the key's own order (rather than jumping to the least-loaded replica) sends a
+        repository's overflow to the same second replica each time, so the prefix warms there
+        too and a spill costs one cold prefill, not one per call. When every healthy replica
+        is over the bound the fleet is saturated: moving a call would only add a cold prefill
+        somewhere equally busy, so it stays with its cache unless its replica has more than
+        twice the backlog of the least busy one.
+        """
+        order = rendezvous_order(key, all_urls)
         by_url = {cand.url: cand for cand in healthy}
-        preferred = by_url.get(preferred_url)
-        if preferred is not None and preferred.backlog() <= self.max_waiting:
-            return Route(preferred.url, spilled=False)
-        if preferred is None:
-            # Unhealthy: next in rendezvous order keeps keys spread and stable while it is down,
-            # unless that one is overloaded too.
-            for url in rendezvous_order(key, all_urls):
-                cand = by_url.get(url)
-                if cand is not None and cand.backlog() <= self.max_waiting:
-                    return Route(url, spilled=True)
-        return Route(least.url, spilled=least.url != preferred_url)
+        ranked = [by_url[url] for url in order if url in by_url]
+        for cand in ranked:
+            if cand.backlog() <= self.max_waiting:
+                return Route(cand.url, spilled=cand.url != order[0])
+        first = ranked[0]
+        calmest = min(ranked, key=lambda cand: cand.backlog())
+        chosen = calmest if first.backlog() > 2 * calmest.backlog() else first
+        return Route(chosen.url, spilled=chosen.url != order[0])

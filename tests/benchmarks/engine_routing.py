@@ -23,6 +23,8 @@ from reviewers.engine import ChatRequest, EngineConfig, EnginePool, Priority, Ro
 from tests.standin import parse_metrics
 
 MODEL = "IQuest-Coder-V1-40B-Instruct"
+KV_CAPACITY_TOKENS = 600_000  # per replica; 2xH100 holds ~330k, 2xH200 ~1M (deploy/vllm)
+PREFILL_TOKENS_PER_S = 8000  # per replica, uncached prompt tokens
 ANSWER = " ".join(f"finding{i}" for i in range(120))  # ~120 generated tokens per call
 TASKS = ("Review the change for bugs.", "Triage security issues.", "Write unit tests.")
 
@@ -72,24 +74,44 @@ class Outcome:
     makespan_s: float
     interactive_p95_s: float
     hit_rate: float
+    spilled: int
+    host_lag_s: float  # mean latency the client saw beyond what the servers' time model took
+
+
+def start_replicas(count: int, scale: float) -> tuple[list[subprocess.Popen[str]], tuple[str, ...]]:
+    """One stand-in process per replica, as one GPU server per replica: their own CPU work
+    (HTTP, tokenizing, block hashing) then does not queue behind the other replicas'."""
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "tests.standin", "--replicas", "1", "--model", MODEL,
+         "--time-scale", str(scale), "--kv-capacity-tokens", str(KV_CAPACITY_TOKENS),
+         "--prefill-tokens-per-s", str(PREFILL_TOKENS_PER_S), "--decode-step-s", "0.03",
+         "--max-num-seqs", "64", "--scheduling-policy", "priority", "--answer", ANSWER],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    ) for _ in range(count)]
+    urls = []
+    for proc in procs:
+        assert proc.stdout is not None
+        urls.append(proc.stdout.readline().strip())
+    return procs, tuple(urls)
+
+
+def stop_replicas(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.close()
+    for proc in procs:
+        proc.wait(timeout=10)
 
 
 async def replay(policy: RoutingPolicy, contexts: list[str], stream: list[Review],
                  scale: float) -> Outcome:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.standin", "--replicas", "4", "--model", MODEL,
-         "--time-scale", str(scale), "--kv-capacity-tokens", "600000",
-         "--prefill-tokens-per-s", "8000", "--decode-step-s", "0.03", "--max-num-seqs", "64",
-         "--scheduling-policy", "priority", "--answer", ANSWER],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdin is not None
-    urls = tuple(proc.stdout.readline().strip().split(","))
+    procs, urls = start_replicas(4, scale)
     pool = EnginePool(EngineConfig(
         urls=urls, model=MODEL, routing=policy,
-        priority_scheduling=True, max_inflight_tokens=600_000, max_waiting=8,
-        metrics_ttl_s=0.05, timeout_s=3600, deadline_s=7200,
+        priority_scheduling=True, max_inflight_tokens=KV_CAPACITY_TOKENS, max_waiting=8,
+        # the pool's production defaults (1 s / 5 s), in simulated time
+        metrics_ttl_s=1.0 * scale, metrics_max_age_s=5.0 * scale,
+        timeout_s=3600, deadline_s=7200,
     ))
     interactive: list[float] = []
     started = time.monotonic()
@@ -98,7 +120,7 @@ async def replay(policy: RoutingPolicy, contexts: list[str], stream: list[Review
         await asyncio.sleep(max(0.0, started + review.arrival_s * scale - time.monotonic()))
         priority = Priority.INTERACTIVE if review.interactive else Priority.REVIEW
         results = await asyncio.gather(*(
-            pool.chat(ChatRequest(messages=messages(contexts[review.repo], review, task),  # type: ignore[arg-type]
+            pool.chat(ChatRequest(messages=messages(contexts[review.repo], review, task),
                                   max_tokens=512),
                       affinity_key=f"repo-{review.repo}", priority=priority)
             for task in TASKS))
@@ -108,18 +130,28 @@ async def replay(policy: RoutingPolicy, contexts: list[str], stream: list[Review
     try:
         await asyncio.gather(*(run(review) for review in stream))
         makespan = (time.monotonic() - started) / scale
-        queries = hits = 0.0
+        totals = dict.fromkeys(("queries", "hits", "e2e_sum", "e2e_count"), 0.0)
         async with httpx.AsyncClient() as client:
             for url in urls:
                 samples = parse_metrics((await client.get(f"{url}/metrics")).text)
-                queries += samples["vllm:prefix_cache_queries_total"]
-                hits += samples["vllm:prefix_cache_hits_total"]
+                totals["queries"] += samples["vllm:prefix_cache_queries_total"]
+                totals["hits"] += samples["vllm:prefix_cache_hits_total"]
+                totals["e2e_sum"] += samples["vllm:e2e_request_latency_seconds_sum"]
+                totals["e2e_count"] += samples["vllm:e2e_request_latency_seconds_count"]
+        records = list(pool.records)
     finally:
         await pool.aclose()
-        proc.stdin.close()
-        proc.wait(timeout=10)
+        stop_replicas(procs)
     p95 = statistics.quantiles(interactive, n=20)[-1] if len(interactive) > 1 else 0.0
-    return Outcome(policy.value, int(queries - hits), makespan, p95, hits / max(1.0, queries))
+    client_mean = statistics.mean(record.total_s for record in records) / scale
+    server_mean = totals["e2e_sum"] / max(1.0, totals["e2e_count"]) / scale
+    return Outcome(
+        policy=policy.value, uncached_prefill=int(totals["queries"] - totals["hits"]),
+        makespan_s=makespan, interactive_p95_s=p95,
+        hit_rate=totals["hits"] / max(1.0, totals["queries"]),
+        spilled=sum(record.spilled for record in records),
+        host_lag_s=client_mean - server_mean,
+    )
 
 
 def main() -> None:
@@ -138,7 +170,8 @@ def main() -> None:
         outcomes[policy] = outcome
         print(f"{outcome.policy:>13}: uncached_prefill_tokens={outcome.uncached_prefill:,} "
               f"prefix_hit_rate={outcome.hit_rate:.2f} makespan_s={outcome.makespan_s:.0f} "
-              f"interactive_p95_s={outcome.interactive_p95_s:.1f}")
+              f"interactive_p95_s={outcome.interactive_p95_s:.1f} spilled={outcome.spilled} "
+              f"host_lag_s={outcome.host_lag_s:.1f}", flush=True)
     base, ours = outcomes[RoutingPolicy.ROUND_ROBIN], outcomes[RoutingPolicy.AFFINITY]
     print(f"prefill_ratio_vs_round_robin={ours.uncached_prefill / base.uncached_prefill:.3f} "
           f"makespan_ratio_vs_round_robin={ours.makespan_s / base.makespan_s:.3f}")

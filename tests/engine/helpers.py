@@ -31,7 +31,7 @@ def pool_for(*urls: str, **overrides: Any) -> EnginePool:
     options: dict[str, Any] = {
         "model": MODEL, "timeout_s": 5.0, "deadline_s": 10.0, "backoff_base_s": 0.02,
         "backoff_max_s": 0.1, "metrics_ttl_s": 0.0, "breaker_cooldown_s": 0.2,
-        "probe_timeout_s": 1.0,
+        "probe_timeout_s": 1.0, "abort_grace_s": 0.2, "metrics_max_age_s": 0.0,
     }
     options.update(overrides)
     return EnginePool(EngineConfig(urls=urls, **options))

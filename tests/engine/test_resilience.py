@@ -15,7 +15,9 @@ from tests.standin import Reply
 
 
 async def test_prompt_tokens_in_flight_stay_under_the_limit_at_the_server(vllm_standin) -> None:
-    server = vllm_standin(time_scale=0.1, prefill_tokens_per_s=20_000)
+    server = vllm_standin()
+    # each answer takes 0.1 s, so two admitted calls overlap at the server even on a busy host
+    server.script_fn(lambda call: Reply(content={"findings": []}, delay_s=0.1))
     requests = [ChatRequest(messages=review_messages(f"org/r{i}", "review", 300))
                 for i in range(8)]
     limit = 2500
@@ -30,7 +32,7 @@ async def test_prompt_tokens_in_flight_stay_under_the_limit_at_the_server(vllm_s
     assert len(results) == 8
     assert max(sizes) < server.peak_prompt_tokens_in_flight <= limit  # bounded, yet concurrent
     assert peak_at_client <= limit
-    assert sum(r.queue_s > 0.005 for r in results) >= 4  # callers did wait for room
+    assert sum(r.queue_s > 0.05 for r in results) >= 4  # callers did wait for room
 
 
 async def test_budget_admits_by_priority_then_arrival() -> None:

@@ -106,7 +106,7 @@ async def test_round_robin_policy_ignores_affinity(vllm_standin) -> None:
 
 async def test_priority_order_is_observed_at_the_server(vllm_standin) -> None:
     server = vllm_standin(scheduling_policy="priority", max_num_seqs=1, time_scale=0.002)
-    server.script(Reply(content={"findings": []}, delay_s=0.4), marker="blocker")
+    server.script(Reply(content={"findings": []}, delay_s=1.5), marker="blocker")
     pool = pool_for(server.url, priority_scheduling=True)
     try:
         blocker = asyncio.create_task(
@@ -118,10 +118,14 @@ async def test_priority_order_is_observed_at_the_server(vllm_standin) -> None:
             calls.append(asyncio.create_task(pool.chat(
                 review_request("org/x", f"{priority.name} {len(calls)}"),
                 affinity_key="org/x", priority=priority)))
-            await asyncio.sleep(0.01)  # distinct arrival order at the server: digest first
+            while len(server.requests) < len(calls) + 1:  # arrival order: digest first
+                await asyncio.sleep(0.005)
+        # all six queue behind the blocker, which holds the only sequence slot
+        assert server.requests[0].finished_at is None
         await asyncio.gather(blocker, *calls)
     finally:
         await pool.aclose()
+    assert [r.priority for r in server.requests[1:]] == [1, 0, -1, 1, 0, -1]
     done = sorted(server.requests[1:], key=lambda r: r.finished_at or 0.0)
     assert [r.priority for r in done] == [-1, -1, 0, 0, 1, 1]
     assert all("DIGEST" in r.last_message for r in done if r.priority == 1)
