@@ -154,9 +154,26 @@ def _sources(finding: Finding) -> list[str]:
     return [part for part in finding.source.split("+") if part]
 
 
+# CWEs that name the same weakness at two levels of detail; tools pick either (bandit says
+# CWE-259 where the secrets detector says CWE-798, a model may say CWE-77 for CWE-78).
+# Each maps to the member findings are compared by, so both reports become one finding.
+CWE_FAMILIES = {
+    "77": "78",  # command injection / OS command injection
+    "94": "95",  # code injection / eval injection
+    "259": "798", "321": "798",  # hard-coded password / cryptographic key -> credentials
+    "328": "327",  # weak hash / broken cryptographic algorithm
+    "338": "330",  # weak PRNG for cryptography / insufficiently random values
+    "23": "22", "36": "22", "73": "22",  # relative/absolute path traversal, external path
+    "80": "79",  # basic XSS / XSS
+    "297": "295",  # host mismatch / improper certificate validation
+}
+
+
 def _cwe_number(cwe: str) -> str:
-    digits = re.sub(r"\D", "", cwe)
-    return digits.lstrip("0") or cwe.strip().lower()
+    digits = re.sub(r"\D", "", cwe).lstrip("0")
+    if not digits:
+        return cwe.strip().lower()
+    return CWE_FAMILIES.get(digits, digits)
 
 
 def _similar(a: str, b: str) -> bool:
