@@ -81,6 +81,11 @@ def settings_checks(settings: Settings) -> list[Check]:
                            "no webhook secret is set: both receivers refuse every delivery",
                            "set REVIEWBOT_GITHUB_WEBHOOK_SECRET and/or "
                            "REVIEWBOT_GITLAB_WEBHOOK_SECRET"))
+    if settings.testgen_allow_unsandboxed:
+        found.append(Check("settings", Status.WARN,
+                           "REVIEWBOT_TESTGEN_ALLOW_UNSANDBOXED is true: generated tests may run "
+                           "without the sandbox, with the worker's network and files",
+                           "set it to false and give the workers user namespaces (bwrap)"))
     if settings.database_url.startswith("sqlite"):
         found.append(Check("settings", Status.WARN,
                            "the history database is SQLite: fine for the CLI, not for a service "

@@ -58,6 +58,8 @@ def test_inconsistent_settings_and_placeholder_secrets_fail() -> None:
     assert all("changeme" not in (c.detail + (c.fix or "")) for c in checks)
     none = settings_checks(settings(github_webhook_secret=None))
     assert any("no webhook secret" in c.detail for c in none)
+    unsandboxed = settings_checks(settings(testgen_allow_unsandboxed=True))
+    assert [c.status for c in unsandboxed if "UNSANDBOXED" in c.detail] == [Status.WARN]
 
 
 def test_database_unreachable_unmigrated_and_ready(tmp_path: Path) -> None:
