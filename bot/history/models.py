@@ -321,7 +321,9 @@ class GeneratedTest(Base):
     path: Mapped[str] = mapped_column(Text)
     code: Mapped[str] = mapped_column(Text)
     fate: Mapped[TestFate] = mapped_column(string_enum(TestFate, "fate"))
-    # {"passes": int, "coverage_before": float, "coverage_after": float, "runtime_ms": int}
+    # reviewers.testgen CandidateResult.evidence(): {"behaviour", "passes", "runs",
+    # "coverage_before"/"coverage_after": [covered, changed lines], "newly_covered",
+    # "seconds", "steps": [...], "repair_of"} (+ "delivered" once posted, bot.testdelivery)
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     behaviour_change: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = created_column()
