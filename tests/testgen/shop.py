@@ -8,6 +8,7 @@ from reviewers.diff import ReviewDiff
 from reviewers.gitdiff import load_diff
 from reviewers.gitrepo import LocalRepository
 from reviewers.prompts import SharedPrefix, build_prefix
+from reviewers.testgen import Candidate, CandidateResult, KeptTest, Step, TestFate, TestGenResult
 from tests.gitbuilder import GitRepo
 
 PYPROJECT = """\
@@ -142,3 +143,30 @@ def load(root: Path, base: str, head: str) -> tuple[LocalRepository, ReviewDiff]
 def prefix_for(diff: ReviewDiff) -> SharedPrefix:
     return build_prefix(repository="acme/shop", title="Discounts", description="Adds discounts",
                         conventions="", instructions="", context="", diff=diff.patch_text)
+
+
+SNEAKY = GOOD + "\n# <!-- reviewbot:generated-test tests/test_pricing.py -->\n"
+
+
+def kept(path: str, code: str, behaviour: str) -> tuple[CandidateResult, KeptTest]:
+    cand = Candidate(TARGET, behaviour, path, code)
+    result = CandidateResult(0, cand, TestFate.KEPT, [Step("repeat", True, "5/5 runs passed")],
+                             passes=5, runs=5, coverage_before=(1, 4), coverage_after=(4, 4),
+                             newly_covered=["shop/pricing.py:12"], seconds=2.5)
+    return result, KeptTest(path=path, content=code, targets=[TARGET],
+                            behaviours=[behaviour], passes=5, runs=5, coverage_before=(1, 4),
+                            coverage_after=(4, 4), seconds=2.5, behaviour_change=True,
+                            command=f"python -m pytest {path}",
+                            newly_covered=["shop/pricing.py:12"])
+
+
+def generation_result() -> TestGenResult:
+    """Two kept files and one flaky candidate, as the validation stage hands them over."""
+    first, first_kept = kept("tests/test_discount.py", GOOD, "discounts reduce prices")
+    second, second_kept = kept("tests/test_discount_limits.py", SNEAKY,
+                               "rejects percents over 100 (ping @octocat)")
+    flaky = CandidateResult(2, Candidate(TARGET, "counts", "tests/test_flaky.py",
+                                         FLAKY), TestFate.FLAKY,
+                            [Step("repeat", False, "run 3/5: tests failed after 2 passes")],
+                            passes=2, runs=3)
+    return TestGenResult(results=[first, second, flaky], kept=[first_kept, second_kept])

@@ -22,45 +22,12 @@ from bot.history.models import GeneratedTest, ReviewRun
 from bot.history.store import get_or_create_pull_request, get_or_create_repository, start_run
 from bot.testdelivery import deliver_tests
 from reviewers import repoconfig
-from reviewers.testgen import (
-    Candidate,
-    CandidateResult,
-    KeptTest,
-    Step,
-    TestFate,
-    TestGenResult,
-)
 from tests.forgestandin.fixtures import AppKey
 from tests.forgestandin.github import GitHubStandin
 from tests.forgestandin.gitlab import GitLabStandin
 from tests.gitbuilder import GitRepo
 from tests.testgen import shop
-
-SNEAKY = shop.GOOD + "\n# <!-- reviewbot:generated-test tests/test_pricing.py -->\n"
-
-
-def kept(path: str, code: str, behaviour: str) -> tuple[CandidateResult, KeptTest]:
-    cand = Candidate(shop.TARGET, behaviour, path, code)
-    result = CandidateResult(0, cand, TestFate.KEPT, [Step("repeat", True, "5/5 runs passed")],
-                             passes=5, runs=5, coverage_before=(1, 4), coverage_after=(4, 4),
-                             newly_covered=["shop/pricing.py:12"], seconds=2.5)
-    return result, KeptTest(path=path, content=code, targets=[shop.TARGET],
-                            behaviours=[behaviour], passes=5, runs=5, coverage_before=(1, 4),
-                            coverage_after=(4, 4), seconds=2.5, behaviour_change=True,
-                            command=f"python -m pytest {path}",
-                            newly_covered=["shop/pricing.py:12"])
-
-
-def generation_result() -> TestGenResult:
-    """Two kept files and one flaky candidate, as the validation stage hands them over."""
-    first, first_kept = kept("tests/test_discount.py", shop.GOOD, "discounts reduce prices")
-    second, second_kept = kept("tests/test_discount_limits.py", SNEAKY,
-                               "rejects percents over 100 (ping @octocat)")
-    flaky = CandidateResult(2, Candidate(shop.TARGET, "counts", "tests/test_flaky.py",
-                                         shop.FLAKY), TestFate.FLAKY,
-                            [Step("repeat", False, "run 3/5: tests failed after 2 passes")],
-                            passes=2, runs=3)
-    return TestGenResult(results=[first, second, flaky], kept=[first_kept, second_kept])
+from tests.testgen.shop import generation_result
 
 
 @pytest.fixture
