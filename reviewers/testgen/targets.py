@@ -42,6 +42,7 @@ def find_targets(diff: ReviewDiff, head: SourceTree, options: TestGenOptions) ->
             continue
         targets.extend(found)
         related = [t.path for t in finder.find(path, limit=3)]
+        related += [c for c in _conftests(related, head) if c not in related]
         existing[path] = related
         for test_path in related:
             if test_path not in texts:
@@ -50,6 +51,18 @@ def find_targets(diff: ReviewDiff, head: SourceTree, options: TestGenOptions) ->
     return TargetSet(targets=targets[: options.max_targets], existing_tests=existing,
                      test_texts=texts, command=detect_test_command(head, options.test_command),
                      test_directory=options.test_directory)
+
+
+def _conftests(test_paths: list[str], head: SourceTree) -> list[str]:
+    """The conftest.py files that give the related tests their fixtures (root first)."""
+    found: list[str] = []
+    for test_path in test_paths:
+        parts = test_path.split("/")[:-1]
+        for depth in range(len(parts) + 1):
+            candidate = "/".join([*parts[:depth], "conftest.py"])
+            if candidate not in found and head.read_text(candidate) is not None:
+                found.append(candidate)
+    return found
 
 
 def definitions_touching(source: str, added: set[int], *, path: str, module: str

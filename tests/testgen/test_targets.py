@@ -67,7 +67,9 @@ def test_targets_are_the_changed_functions_with_their_tests_and_command(tmp_path
     repo = GitRepo(tmp_path / "shop")
     base = repo.commit("shop", {"pyproject.toml": shop.PYPROJECT, "shop/__init__.py": "",
                                 "shop/pricing.py": shop.PRICING_BASE, "shop/cart.py": CART_BASE,
-                                "tests/test_pricing.py": shop.EXISTING_TEST})
+                                "tests/test_pricing.py": shop.EXISTING_TEST,
+                                "tests/conftest.py": "import pytest\n\n\n@pytest.fixture\n"
+                                                     "def cart():\n    return []\n"})
     head = repo.commit("head", {"shop/pricing.py": shop.PRICING_HEAD, "shop/cart.py": CART_HEAD,
                                 "tests/test_pricing.py": shop.EXISTING_TEST + "\n# more\n"})
     local, diff = shop.load(repo.root, base, head)
@@ -84,7 +86,10 @@ def test_targets_are_the_changed_functions_with_their_tests_and_command(tmp_path
     assert add.callable_name == "add"
     assert add.changed_lines == frozenset({5, 6, 7, 8, 9})
     assert add.measured_lines == frozenset({7, 8, 9})  # body statements, not the docstring
-    assert found.existing_tests["shop/pricing.py"] == ["tests/test_pricing.py"]
+    # the module's tests and the conftest.py that gives them their fixtures
+    assert found.existing_tests["shop/pricing.py"] == ["tests/test_pricing.py",
+                                                       "tests/conftest.py"]
+    assert "def cart():" in found.test_texts["tests/conftest.py"]
     assert "def test_total_adds_prices" in found.test_texts["tests/test_pricing.py"]
     assert found.command == TestCommand(("python", "-m", "pytest"), "pyproject.toml")
     task = generate.testgen_task(found, 3)
