@@ -43,6 +43,7 @@ _WEAK_TYPES = {"Base64 High Entropy String": 0, "Hex High Entropy String": 0,
 _CONFIDENCE = {"Base64 High Entropy String": 0.4, "Hex High Entropy String": 0.4,
                "Secret Keyword": 0.6, "JSON Web Token": 0.7, "Basic Auth Credentials": 0.8}
 _SKIPPED_PLUGINS = frozenset({"IPPublicDetector"})  # public IPs are not credentials
+_MAX_KEY_LINES = 200  # a 16384-bit RSA key in PEM is about 170 lines
 _VERIFY_FILTER = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
 _SETTINGS_LOCK = threading.Lock()  # detect-secrets keeps its settings in a global
 
@@ -105,7 +106,12 @@ def _findings_for(file: FileDiff, lines: list[str],
                   hits: dict[int, list[tuple[str, str]]]) -> list[Finding]:
     findings = []
     for line_number, found in sorted(hits.items()):
-        if changed_span(file, line_number, line_number) is None or line_number > len(lines):
+        if line_number > len(lines):
+            continue
+        key_block = any(t == "Private Key" for t, _ in found)
+        last = _key_block_end(lines, line_number) if key_block else line_number
+        span = changed_span(file, line_number, last)
+        if span is None:
             continue
         raw = lines[line_number - 1]
         types = sorted({t for t, _ in found}, key=lambda t: (-_WEAK_TYPES.get(t, 2), t))
@@ -117,7 +123,7 @@ def _findings_for(file: FileDiff, lines: list[str],
         if main_type == "Private Key":
             shown = ["a private key block"]
         finding = Finding(
-            path=file.path, line=line_number, end_line=line_number,
+            path=file.path, line=span[0], end_line=span[1],
             severity=Severity.CRITICAL if main_type in CRITICAL_TYPES else Severity.HIGH,
             category=Category.SECURITY, rule=rule_for(main_type),
             cwe=CWE_HARD_CODED_CREDENTIALS, source="secrets",
@@ -129,6 +135,15 @@ def _findings_for(file: FileDiff, lines: list[str],
         )
         findings.append(finding.with_fingerprint(flagged))
     return findings
+
+
+def _key_block_end(lines: list[str], begin: int) -> int:
+    """The END armour line of the private key whose BEGIN line is `begin` (1-based): a
+    change to any line of the key is a change to the key."""
+    for number in range(begin, min(len(lines), begin + _MAX_KEY_LINES) + 1):
+        if "-----END" in lines[number - 1]:
+            return number
+    return begin
 
 
 def _masked_line(raw: str, values: list[str]) -> str:
