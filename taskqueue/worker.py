@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.logs import configure_logging
-from bot.metrics import install_worker_metrics
+from bot.metrics_export import install_worker_metrics
 from bot.settings import Settings, get_settings
 from bot.webhooks.queueing import QUEUES
 from taskqueue.app import create_celery_app

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from bot.history.db import make_engine, session_factory
-from bot.metrics import QueueDepthCollector
+from bot.metrics_export import QueueDepthCollector
 from bot.settings import Settings, get_settings
 from bot.webhooks.app import create_app
 from bot.webhooks.health import broker_check, database_check, engine_check

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
-from bot.metrics import render
+from bot.metrics_export import render
 
 
 def metrics_router(collectors: Sequence[Collector] = ()) -> APIRouter:

@@ -21,7 +21,8 @@ from redis.retry import Retry
 from bot.errors import ForgeRateLimited
 from bot.forges.github import GitHubForge
 from bot.history.db import make_engine, session_factory, upgrade_database
-from bot.metrics import QueueDepthCollector, observe_engine_calls, observe_review
+from bot.metrics import observe_engine_calls, observe_review
+from bot.metrics_export import QueueDepthCollector
 from bot.webhooks.app import create_app
 from bot.webhooks.queueing import QUEUES, CeleryJobQueue, celery_producer
 from reviewers.engine.calls import CallRecord, ChatRequest

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from bot.events.outcomes import ReviewJob
-from bot.metrics import QueueDepthCollector
+from bot.metrics_export import QueueDepthCollector
 from bot.webhooks.app import create_app
 from bot.webhooks.queueing import QUEUES, CeleryJobQueue, celery_producer
 from tests.jobs.conftest import (  # noqa: F401 - fixtures
