@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from reviewers.findings import Category, Finding, Severity
-from reviewers.repoconfig import RepoConfig, matches_glob
+from reviewers.repoconfig import RepoConfig, RuleOverride, matches_glob
 
 
 @dataclass(slots=True)
@@ -16,20 +16,21 @@ class PolicyResult:
 
 
 def apply_policy(findings: Iterable[Finding], config: RepoConfig) -> PolicyResult:
-    """Apply `.reviewbot.yml`: rule overrides, security path ignores, minimum severity.
+    """Apply `.reviewbot.yml`: rule (or CWE) overrides, security path ignores, minimum
+    severity.
 
     Nothing disappears silently: every finding not reported lands in `suppressed` with
     the reason, so history and the summary can count it.
     """
     result = PolicyResult()
     for finding in findings:
-        override = config.rules.get(finding.rule)
+        key, override = _override(finding, config)
         if override is not None:
             if override.ignore:
-                result.suppressed.append((finding, f"rule {finding.rule} ignored by config"))
+                result.suppressed.append((finding, f"rule {key} ignored by config"))
                 continue
             if any(matches_glob(finding.path, pat) for pat in override.paths_ignore):
-                result.suppressed.append((finding, f"rule {finding.rule} ignored for this path"))
+                result.suppressed.append((finding, f"rule {key} ignored for this path"))
                 continue
             if override.severity is not None:
                 finding = replace(finding, severity=override.severity)
@@ -49,6 +50,15 @@ def apply_policy(findings: Iterable[Finding], config: RepoConfig) -> PolicyResul
         result.reported.append(finding)
     result.reported.sort(key=sort_key)
     return result
+
+
+def _override(finding: Finding, config: RepoConfig) -> tuple[str, RuleOverride | None]:
+    """The config entry for the finding's rule id, else for its CWE ("CWE-327"): a CWE
+    entry covers every source (bandit, semgrep, the model) reporting that weakness."""
+    if finding.rule in config.rules:
+        return finding.rule, config.rules[finding.rule]
+    cwe = (finding.cwe or "").upper()
+    return cwe, config.rules.get(cwe) if cwe else None
 
 
 def sort_key(finding: Finding) -> tuple[str, int, int, str]:

@@ -129,16 +129,18 @@ def test_repository_config_raises_lowers_and_ignores(tmp_path: Path) -> None:
         "  B602: {severity: critical}\n"
         "  B324: {severity: low}\n"
         "  B311: {ignore: true}\n"
+        "  CWE-502: {severity: critical}\n"
         "security_ignore_paths: ['ops/**']\n")
     chosen = [c for c in load_cases() if c.id in {
         "py-cmdi-shell-true", "py-md5-password", "py-random-reset-token",
-        "py-cmdi-multiline-statement"}]
+        "py-cmdi-multiline-statement", "py-pickle-loads"}]
     _score, outcomes = run_batched(chosen, tmp_path, config=config)
     reported = {f.rule: f for o in outcomes for f in o.findings}
     assert reported["B602"].severity == "critical"
     assert reported["B602"].path == "media/thumbs.py"
     assert reported["B324"].severity == "low"
     assert "B311" not in reported
+    assert reported["B301"].severity == "critical"  # by its CWE: any source reporting CWE-502
     assert not [f for f in reported.values() if f.path.startswith("ops/")]
     assert any("ignored by config" in why for o in outcomes for _, why in o.suppressed)
 
