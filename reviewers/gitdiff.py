@@ -17,15 +17,28 @@ from unidiff.patch import PatchSet
 
 from reviewers.diff import FileDiff, FileStatus, Hunk, HunkLine, LineKind, ReviewDiff
 from reviewers.errors import RepositoryError
-from reviewers.gitrepo import GITLINK_MODE, SYMLINK_MODE, LocalRepository
+from reviewers.gitrepo import (
+    GITLINK_MODE,
+    MAX_BLOB_BYTES,
+    SYMLINK_MODE,
+    LocalRepository,
+    stream_git,
+)
 from reviewers.languages import language_for
 
 log = logging.getLogger(__name__)
 
+MAX_PATCH_BYTES = 32 * 1024 * 1024  # beyond this the diff is cut at a file boundary, noted
+MAX_DIFF_FILES = 3000  # GitHub's own cap on a pull request's file list
+DIFF_MEMORY_BYTES = 1024 * 1024 * 1024  # git queues every changed file before printing
+DIFF_TIMEOUT_S = 120.0
+
 # `-C` finds copies among the files the change modifies; --find-copies-harder would compare
 # every added file with every file of the repository, too costly on large repositories.
 _DIFF_ARGS = (
-    "-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv",
+    # files over the blob limit diff as "binary" (not read into memory, noted, not reviewed)
+    "-c", "core.quotePath=false", "-c", f"core.bigFileThreshold={MAX_BLOB_BYTES}",
+    "diff", "--no-color", "--no-ext-diff", "--no-textconv",
     "--no-relative", "--submodule=short", "--ignore-submodules=none", "-M", "-C",
     "--unified=3", "--src-prefix=a/", "--dst-prefix=b/", "--full-index",
 )
@@ -42,9 +55,21 @@ def load_diff(repo: LocalRepository, base: str, head: str) -> ReviewDiff:
     """
     head_sha = repo.resolve(head)
     merge_base = repo.merge_base(base, head_sha)
-    done = repo.run_git(*_DIFF_ARGS, merge_base, head_sha, "--")
-    diff = parse_git_diff(done.stdout, base_sha=merge_base, head_sha=head_sha)
-    if b"rename detection was skipped" in done.stderr:
+    patch, stderr, truncated = stream_git(repo.root, [*_DIFF_ARGS, merge_base, head_sha, "--"],
+                                  max_bytes=MAX_PATCH_BYTES, timeout_s=DIFF_TIMEOUT_S,
+                                  max_memory=DIFF_MEMORY_BYTES)
+    if truncated:  # keep whole files only: the last one was cut
+        cut = max(0, patch.rfind(b"\ndiff --git ") + 1)
+        patch = patch[:cut]
+    starts = [m.start() for m in _FILE_START.finditer(patch)]
+    if len(starts) > MAX_DIFF_FILES:
+        patch, truncated = patch[:starts[MAX_DIFF_FILES]], True
+    diff = parse_git_diff(patch, base_sha=merge_base, head_sha=head_sha)
+    if truncated:
+        diff.notes.append(f"the diff is larger than {MAX_PATCH_BYTES // (1024 * 1024)} MiB "
+                          f"or {MAX_DIFF_FILES} files: only its first {len(diff.files)} "
+                          "file(s) were reviewed")
+    if b"rename detection was skipped" in stderr:
         diff.notes.append("git skipped rename detection (too many files): renamed files "
                           "show as deleted and added")
     if not diff.files:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
+import signal
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +25,8 @@ REGULAR_MODES = frozenset({"100644", "100755", "100664"})
 SYMLINK_MODE = "120000"
 GITLINK_MODE = "160000"
 _DEFAULT_BRANCH_NAMES = ("main", "master", "trunk")
+STREAM_CHUNK_BYTES = 1 << 16
+MAX_LISTING_BYTES = 64 * 1024 * 1024  # `ls-tree -r` of ~600k files; a git bomb lists more
 
 
 def _git_env() -> dict[str, str]:
@@ -53,6 +57,87 @@ def _run_git(cwd: Path, args: Sequence[str], ok_codes: Sequence[int] = (0,)
                              f"`git config --global --add safe.directory {cwd}` and retry")
         raise RepositoryError(f"git {args[0]} failed in {cwd}: {message}")
     return done
+
+
+def _keep_tail(stream: IO[bytes], into: list[bytes], keep: int = STREAM_CHUNK_BYTES) -> None:
+    """Read `stream` to its end, keeping only its first `keep` bytes (the useful error)."""
+    kept = 0
+    while chunk := stream.read(STREAM_CHUNK_BYTES):
+        if kept < keep:
+            into.append(chunk[:keep - kept])
+            kept += len(into[-1])
+
+
+def _memory_capped(limit: int | None) -> Callable[[], None] | None:
+    """A child-process hook capping its address space (a plain syscall: fork-safe)."""
+    if limit is None:
+        return None
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return cap
+
+
+def stream_git(cwd: Path, args: Sequence[str], *, max_bytes: int,
+               timeout_s: float = GIT_TIMEOUT_S, max_memory: int | None = None,
+               ) -> tuple[bytes, bytes, bool]:
+    """Run git and keep at most `max_bytes` of its output: `(stdout, stderr, truncated)`.
+
+    For listings a hostile repository can make explode (a tree that references one subtree
+    ten times per level lists 10^depth files): git is killed once the cap is reached or the
+    time is up, so memory and time stay bounded whatever the repository holds. Commands
+    that collect everything before printing (`git diff` queues every changed file) also get
+    `max_memory`: running out of it is reported as a change too large to review.
+    """
+    try:
+        proc = subprocess.Popen(["git", *args], cwd=cwd, env=_git_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=_memory_capped(max_memory))
+    except FileNotFoundError as exc:
+        raise UsageError("git is not installed or not on PATH; install git and retry") from exc
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout_s, expire)
+    timer.start()
+    # stderr drains on its own thread: git can warn once per path (megabytes for a hostile
+    # tree), and a full stderr pipe would block it while we wait on stdout
+    errors: list[bytes] = []
+    drain = threading.Thread(target=_keep_tail, args=(proc.stderr, errors), daemon=True)
+    drain.start()
+    chunks: list[bytes] = []
+    size, truncated = 0, False
+    try:
+        while chunk := proc.stdout.read(STREAM_CHUNK_BYTES):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                truncated = True
+                proc.kill()
+                break
+        code = proc.wait()
+        drain.join(timeout=5)
+        stderr = b"".join(errors)
+    finally:
+        timer.cancel()
+        proc.stdout.close()
+        proc.stderr.close()
+    if expired.is_set() and not truncated:
+        raise RepositoryError(f"git {args[0]} took longer than {timeout_s:.0f} s")
+    if code != 0 and not truncated and max_memory is not None and (
+            b"out of memory" in stderr or code == -signal.SIGKILL):
+        raise RepositoryError(
+            f"the change is too large to review: git {args[0]} needed more than "
+            f"{max_memory // (1024 * 1024)} MiB (a git bomb or a huge generated change)")
+    if code != 0 and not truncated:
+        raise RepositoryError(f"git {args[0]} failed in {cwd}: {_first_line(stderr)}")
+    return b"".join(chunks)[:max_bytes], stderr, truncated
 
 
 def open_repository(path: str | os.PathLike[str]) -> LocalRepository:
@@ -213,6 +298,8 @@ class GitTree:
         self.revision = revision
         self.max_blob_bytes = max_blob_bytes
         self.skipped: dict[str, str] = {}
+        self.max_listing_bytes = MAX_LISTING_BYTES
+        self.truncated = False  # the listing hit `max_listing_bytes`: list_files is partial
         self._entries: dict[str, TreeEntry] | None = None
         self._check: _CatFile | None = None
         self._batch: _CatFile | None = None
@@ -225,9 +312,16 @@ class GitTree:
     def entries(self) -> dict[str, TreeEntry]:
         """Every blob and gitlink of the revision by path (one `git ls-tree -r -z`)."""
         if self._entries is None:
-            done = _run_git(self.root, ["ls-tree", "-r", "-z", "--full-tree", self.revision])
+            listing, _, self.truncated = stream_git(
+                self.root, ["ls-tree", "-r", "-z", "--full-tree", self.revision],
+                max_bytes=self.max_listing_bytes)
+            records = listing.split(b"\0")
+            if self.truncated:
+                records.pop()  # cut mid-record
+                log.warning("tree listing truncated", extra={"revision": self.revision,
+                                                             "bytes": self.max_listing_bytes})
             entries: dict[str, TreeEntry] = {}
-            for record in done.stdout.split(b"\0"):
+            for record in records:
                 meta, _, raw_path = record.partition(b"\t")
                 fields = meta.split()
                 if len(fields) == 3 and raw_path:
@@ -236,12 +330,25 @@ class GitTree:
             self._entries = entries
         return self._entries
 
+    def _lookup(self, path: str) -> TreeEntry | None:
+        """One path's entry; asks git directly for paths beyond a truncated listing."""
+        entry = self.entries().get(path)
+        if entry is not None or not self.truncated or not path:
+            return entry
+        done = _run_git(self.root, ["ls-tree", "-z", "--full-tree", self.revision, "--",
+                                    f":(literal){path}"])
+        meta, _, raw_path = done.stdout.rstrip(b"\0").partition(b"\t")
+        fields = meta.split()
+        if len(fields) != 3 or raw_path.decode("utf-8", "surrogateescape") != path:
+            return None
+        return TreeEntry(fields[0].decode("ascii"), fields[2].decode("ascii"))
+
     def list_files(self) -> list[str]:
         return sorted(path for path, entry in self.entries().items()
                       if entry.mode in REGULAR_MODES)
 
     def read_bytes(self, path: str) -> bytes | None:
-        entry = self.entries().get(path.removeprefix("./"))
+        entry = self._lookup(path.removeprefix("./"))
         if entry is None:
             return None
         if entry.mode not in REGULAR_MODES:

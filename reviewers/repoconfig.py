@@ -17,6 +17,7 @@ from reviewers.findings import Severity
 
 CONFIG_FILE = ".reviewbot.yml"
 MAX_CONFIG_BYTES = 64 * 1024
+MAX_CONFIG_DEPTH = 16  # the schema needs 3 levels; more is a parser bomb, not a config
 
 ReviewerName = Literal["llm", "security", "ruff", "bandit", "secrets", "semgrep"]
 ALL_REVIEWERS: tuple[ReviewerName, ...] = (
@@ -83,8 +84,7 @@ def parse_repo_config(text: str | bytes | None) -> RepoConfig:
         return RepoConfig()
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes")
-    if not _has_no_aliases(text):
-        raise ConfigError(f"{CONFIG_FILE} uses YAML anchors/aliases, which are not allowed")
+    _check_structure(text)
     try:
         raw = yaml.safe_load(text)  # safe_load never builds arbitrary objects
     except yaml.YAMLError as exc:
@@ -104,15 +104,28 @@ def parse_repo_config(text: str | bytes | None) -> RepoConfig:
         raise ConfigError(f"{CONFIG_FILE}: " + "; ".join(problems)) from exc
 
 
-def _has_no_aliases(text: str | bytes) -> bool:
+def _check_structure(text: str | bytes) -> None:
+    """Refuse aliases (the billion-laughs bomb) and deep nesting before building anything.
+
+    The event stream is read iteratively and abandoned at the first problem, so a hostile
+    file costs a bounded parse; building it would recurse once per level and crash.
+    """
     data = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    depth = 0
     try:
         for event in yaml.parse(data, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
-                return False
+                raise ConfigError(f"{CONFIG_FILE} uses YAML anchors/aliases, which are not "
+                                  "allowed")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_CONFIG_DEPTH:
+                    raise ConfigError(f"{CONFIG_FILE} nests deeper than {MAX_CONFIG_DEPTH} "
+                                      "levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
     except yaml.YAMLError:
-        return True  # let safe_load report the syntax error
-    return True
+        return  # let safe_load report the syntax error
 
 
 def _first_line(text: str) -> str:

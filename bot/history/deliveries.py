@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,8 @@ def find_delivery(session: Session, forge: Forge, delivery_id: str) -> WebhookDe
 def record_delivery(session: Session, forge: Forge, delivery_id: str, event: str,
                     action: str | None = None, *, repository_full_name: str | None = None,
                     pr_number: int | None = None, payload: bytes | None = None,
-                    now: datetime | None = None) -> tuple[WebhookDelivery, bool]:
+                    now: datetime | None = None, jobs: list[dict[str, Any]] | None = None,
+                    ) -> tuple[WebhookDelivery, bool]:
     """Record a delivery as ACCEPTED; `(delivery, False)` if that id was recorded before.
 
     The insert runs in a SAVEPOINT, so a duplicate leaves the caller's transaction usable.
@@ -41,6 +43,7 @@ def record_delivery(session: Session, forge: Forge, delivery_id: str, event: str
         status=DeliveryStatus.ACCEPTED, repository_full_name=repository_full_name,
         pr_number=pr_number, attempts=0, received_at=now or utcnow(),
         payload_sha256=hashlib.sha256(payload).hexdigest() if payload is not None else None,
+        jobs=jobs,
     )
     return insert_or_get(session, delivery,
                          lambda: find_delivery(session, forge, delivery_id))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -120,6 +121,8 @@ class WebhookDelivery(Base):
     payload_sha256: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The task kwargs of the jobs it was accepted for: what the reconciler publishes again.
+    jobs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     runs: Mapped[list[ReviewRun]] = relationship(back_populates="delivery")
 

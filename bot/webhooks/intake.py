@@ -17,11 +17,18 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.events.outcomes import InstallationAction, InstallationUpdate, Outcome, ReviewJob
+from bot.events.outcomes import (
+    FeedbackUpdate,
+    InstallationAction,
+    InstallationUpdate,
+    Outcome,
+    ReviewJob,
+)
 from bot.history import installations
 from bot.history.db import session_scope
 from bot.history.deliveries import record_delivery, update_delivery
 from bot.history.enums import DeliveryStatus
+from bot.history.feedback import feedback_findings, record_thread_resolved
 from bot.history.models import WebhookDelivery
 from bot.history.schema import utcnow
 from bot.webhooks.queueing import JobQueue
@@ -62,9 +69,18 @@ def apply_installation_update(session: Session, update: InstallationUpdate) -> N
     installations.detach_repositories(session, installation, removed)
 
 
+def apply_feedback_update(session: Session, update: FeedbackUpdate) -> int:
+    """A resolved thread settles its findings; returns how many were found in history."""
+    findings = feedback_findings(session, update.forge, update.repo, update.number,
+                                 update.fingerprints)
+    for finding in findings:
+        record_thread_resolved(session, finding)
+    return len(findings)
+
+
 def _summary(outcomes: Sequence[Outcome]) -> tuple[str | None, int | None]:
     for outcome in outcomes:
-        if isinstance(outcome, ReviewJob):
+        if isinstance(outcome, ReviewJob | FeedbackUpdate):
             return outcome.repo, outcome.number
     accounts = [outcome.account for outcome in outcomes if isinstance(outcome, InstallationUpdate)]
     return (accounts[0] if accounts else None), None
@@ -90,7 +106,8 @@ class DeliveryIntake:
         with session_scope(self._sessions) as session:
             delivery, is_new = record_delivery(
                 session, event.forge, event.delivery_id, event.event, event.action,
-                repository_full_name=repo, pr_number=number, payload=body)
+                repository_full_name=repo, pr_number=number, payload=body,
+                jobs=[job.task_kwargs() for job in jobs] or None)
             if not is_new:
                 if not (jobs and self._never_enqueued(delivery)):
                     return IntakeResult(IntakeStatus.DUPLICATE, 0)
@@ -99,6 +116,8 @@ class DeliveryIntake:
                 status = IntakeStatus.ACCEPTED
                 for update in updates:
                     apply_installation_update(session, update)
+                for feedback in (o for o in outcomes if isinstance(o, FeedbackUpdate)):
+                    apply_feedback_update(session, feedback)
                 if not jobs:
                     update_delivery(delivery, DeliveryStatus.COMPLETED)
             delivery_pk = delivery.id

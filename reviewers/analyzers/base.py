@@ -85,16 +85,23 @@ def safe_relpath(path: str) -> PurePosixPath:
 def materialise(tree: SourceTree, paths: list[str], workdir: Path) -> dict[str, Path]:
     """Write the head content of `paths` under `workdir`; returns repo path -> written file.
 
-    Paths missing at head are skipped (the caller's diff and tree disagree).
+    Paths missing at head are skipped (the caller's diff and tree disagree), and so are
+    paths that cannot be written safely (`..` components, longer than the file system
+    allows): one hostile file name must not switch the analyzer off for the whole change.
     """
     written: dict[str, Path] = {}
     for path in paths:
         content = tree.read_bytes(path)
         if content is None:
             continue
-        target = workdir.joinpath(*safe_relpath(path).parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        try:
+            target = workdir.joinpath(*safe_relpath(path).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        except (AnalyzerError, OSError) as exc:
+            log.warning("file not materialised", extra={"path": path[:300],
+                                                        "error": str(exc)[:300]})
+            continue
         written[path] = target
     return written
 
