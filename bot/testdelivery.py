@@ -8,6 +8,8 @@ Called by the service after the review is posted (and for `/tests`). Two modes, 
   (`Forge.upsert_summary`) instead of posting a second copy.
 - "branch": the kept files are committed on `reviewbot/tests/<pr>` on top of the PR head
   and a follow-up PR/MR into the PR's head branch is opened once (found again on re-runs).
+  When the forge refuses (no write access to contents, a head branch living in a fork),
+  the tests are posted as comments instead and `TestDelivery.note` says why.
 
 Model-written text is untrusted: behaviours are sanitised like every posted text, and the
 code cannot carry a marker or a secret.
@@ -23,11 +25,13 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.errors import ForgeError
 from bot.forges.base import Forge, IssueRef, PullRequest
 from bot.history.models import GeneratedTest, ReviewRun
 from bot.history.recording import generated_test_records
 from bot.history.store import record_generated_test
 from bot.posting import sanitize
+from reviewers.errors import TransientError
 from reviewers.repoconfig import TestGenConfig
 from reviewers.secrets_mask import mask_secrets
 from reviewers.testgen import KeptTest, TestGenResult, comment_marker, render_test_comment
@@ -50,6 +54,7 @@ class TestDelivery:
     commit_sha: str | None = None
     follow_up: IssueRef | None = None
     recorded: int = 0  # candidate rows newly written to history
+    note: str | None = None  # why the asked-for mode was not used
 
 
 def tests_branch(pr: PullRequest) -> str:
@@ -68,16 +73,29 @@ def deliver_tests(forge: Forge, repo: str, pr: PullRequest, result: TestGenResul
     kept = [_safe(test) for test in result.kept]
     delivery = TestDelivery("none")
     if kept and config.delivery == "branch":
-        delivery = _to_branch(forge, repo, pr, kept)
+        try:
+            delivery = _to_branch(forge, repo, pr, kept)
+        except TransientError:
+            raise
+        except ForgeError as exc:  # e.g. no write access to contents, or a fork's branch
+            note = f"tests posted as comments: the branch could not be written ({exc})"
+            log.warning("tests.branch_refused", extra={"repo": repo, "pr": pr.number,
+                                                       "error": str(exc)[:300]})
+            delivery = dataclasses.replace(_to_comments(forge, repo, pr, kept), note=note)
     elif kept:
-        delivery = TestDelivery("comment", {
-            test.path: forge.upsert_summary(repo, pr.number, comment_marker(test.path),
-                                            render_test_comment(test)) for test in kept})
+        delivery = _to_comments(forge, repo, pr, kept)
     recorded = _record(session, run, result, delivery)
     log.info("tests.delivered", extra={"repo": repo, "pr": pr.number, "mode": delivery.mode,
                                        "kept": len(kept), "candidates": len(result.results),
                                        "recorded": recorded})
     return dataclasses.replace(delivery, recorded=recorded)
+
+
+def _to_comments(forge: Forge, repo: str, pr: PullRequest, kept: list[KeptTest]
+                 ) -> TestDelivery:
+    return TestDelivery("comment", {
+        test.path: forge.upsert_summary(repo, pr.number, comment_marker(test.path),
+                                        render_test_comment(test)) for test in kept})
 
 
 def _to_branch(forge: Forge, repo: str, pr: PullRequest, kept: list[KeptTest]) -> TestDelivery:

@@ -210,3 +210,20 @@ def test_nothing_kept_posts_nothing_but_records_every_fate(
     assert delivery.mode == "none"
     assert gitlab_standin.projects["acme/tools/shop"].notes == []
     assert delivery.recorded == 3
+
+
+def test_a_refused_branch_falls_back_to_comments_and_says_why(
+        github: GitHubForge, github_standin: GitHubStandin, pr_repo: GitRepo,
+        history: Session) -> None:
+    pr = github.get_pull_request("acme/shop", 1)
+    # the PR's head branch is not in this repository (as for a PR from a fork)
+    pr_repo.git("branch", "-D", "feature")
+    run = new_run(history, ForgeName.GITHUB, "acme/shop", pr)
+    delivery = deliver_tests(github, "acme/shop", pr, generation_result(),
+                             repoconfig.TestGenConfig(delivery="branch"), session=history,
+                             run=run)
+    assert delivery.mode == "comment"
+    assert delivery.note is not None
+    assert delivery.note.startswith("tests posted as comments: the branch could not be written")
+    assert len(github_standin.repos["acme/shop"].issue_comments) == 2
+    assert "acme/shop" not in github_standin.opened_pulls.by_repo
