@@ -57,6 +57,11 @@ class TestCommand:
     source: str  # ".reviewbot.yml", "pyproject.toml", "Makefile", "default"...
 
     @property
+    def runs_pytest(self) -> bool:
+        argv = list(self.argv)
+        return argv[:1] in (["pytest"], ["py.test"]) or argv[1:3] == ["-m", "pytest"]
+
+    @property
     def pytest_args(self) -> tuple[str, ...]:
         """The repository's pytest options that change what a test means, when it runs pytest.
 

@@ -84,6 +84,11 @@ async def generate_tests(
     result = TestGenResult()
     target_set = find_targets(diff, head, options)
     result.targets, result.command = target_set.targets, target_set.command
+    command = target_set.command
+    if not command.runs_pytest:
+        shown = " ".join(command.argv)
+        result.notes.append(f"the repository runs its tests with `{shown}` ({command.source});"
+                            " generated tests are validated with pytest in the sandbox")
     if not target_set.targets:
         result.skipped_reason = "no Python function or method changed"
         return result

@@ -130,6 +130,10 @@ def test_only_options_that_keep_one_file_runnable_are_reused() -> None:
                            "-W", "error", "--import-mode=importlib", "tests/"), "Makefile")
     assert command.pytest_args == ("-x", "-W", "error", "--import-mode=importlib")
     assert TestCommand(("make", "test"), "Makefile").pytest_args == ()
+    assert command.runs_pytest
+    assert TestCommand(("python3", "-m", "pytest"), "tox.ini").runs_pytest
+    assert not TestCommand(("make", "test"), "Makefile").runs_pytest
+    assert not TestCommand(("tox",), "tox.ini").runs_pytest
 
 
 @pytest.mark.parametrize(("code", "ok"), [
