@@ -8,12 +8,17 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+_Waiter = tuple[int, int, int, "asyncio.Future[None]"]  # priority, arrival, tokens, wake-up
+
 
 class TokenBudget:
     """Callers wait until their prompt fits under the limit and nobody more urgent is waiting.
 
     Waiters are admitted in (priority, arrival) order; a prompt larger than the whole limit
-    is admitted alone when nothing else is in flight, so it cannot wait forever.
+    is admitted alone when nothing else is in flight, so it cannot wait forever. Each waiter
+    has its own future that a release resolves directly: with hundreds of callers queued on
+    one busy replica, waking them all to re-check on every release would cost the event
+    loop quadratic time and delay every other answer it is handling.
     """
 
     def __init__(self, limit_tokens: int) -> None:
@@ -21,46 +26,61 @@ class TokenBudget:
         self.inflight_tokens = 0
         self.inflight_requests = 0
         self.peak_inflight_tokens = 0
-        self._cond = asyncio.Condition()
-        self._waiters: list[tuple[int, int, int]] = []
+        self.waiting_tokens = 0
+        self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
-
-    @property
-    def waiting_tokens(self) -> int:
-        return sum(tokens for _, _, tokens in self._waiters)
 
     @property
     def waiting_requests(self) -> int:
         return len(self._waiters)
 
-    def _admissible(self, ticket: tuple[int, int, int]) -> bool:
-        if self._waiters[0] != ticket:
-            return False
-        tokens = ticket[2]
+    def _fits(self, tokens: int) -> bool:
         return self.inflight_requests == 0 or self.inflight_tokens + tokens <= self.limit_tokens
+
+    def _take(self, tokens: int) -> None:
+        self.inflight_tokens += tokens
+        self.inflight_requests += 1
+        self.peak_inflight_tokens = max(self.peak_inflight_tokens, self.inflight_tokens)
+
+    def _release(self, tokens: int) -> None:
+        self.inflight_tokens -= tokens
+        self.inflight_requests -= 1
+        self._admit_waiters()
+
+    def _admit_waiters(self) -> None:
+        """Admit from the head of the queue for as long as the head fits."""
+        while self._waiters:
+            _, _, tokens, wake = self._waiters[0]
+            if not self._fits(tokens):
+                return
+            heapq.heappop(self._waiters)
+            self.waiting_tokens -= tokens
+            self._take(tokens)
+            wake.set_result(None)
 
     @asynccontextmanager
     async def hold(self, tokens: int, priority: int) -> AsyncIterator[None]:
         """Wait for room for `tokens`, hold it for the body of the `async with`."""
-        ticket = (priority, next(self._seq), max(0, tokens))
-        async with self._cond:
-            heapq.heappush(self._waiters, ticket)
+        tokens = max(0, tokens)
+        if not self._waiters and self._fits(tokens):
+            self._take(tokens)
+        else:
+            wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiter: _Waiter = (priority, next(self._seq), tokens, wake)
+            heapq.heappush(self._waiters, waiter)
+            self.waiting_tokens += tokens
             try:
-                await self._cond.wait_for(lambda: self._admissible(ticket))
+                await wake
             except BaseException:
-                self._waiters.remove(ticket)
-                heapq.heapify(self._waiters)
-                self._cond.notify_all()
+                if wake.done() and not wake.cancelled():
+                    self._release(tokens)  # admitted just as the caller gave up
+                else:
+                    self._waiters.remove(waiter)
+                    heapq.heapify(self._waiters)
+                    self.waiting_tokens -= tokens
+                    self._admit_waiters()  # the head may have changed
                 raise
-            heapq.heappop(self._waiters)
-            self.inflight_tokens += ticket[2]
-            self.inflight_requests += 1
-            self.peak_inflight_tokens = max(self.peak_inflight_tokens, self.inflight_tokens)
-            self._cond.notify_all()
         try:
             yield
         finally:
-            async with self._cond:
-                self.inflight_tokens -= ticket[2]
-                self.inflight_requests -= 1
-                self._cond.notify_all()
+            self._release(tokens)
