@@ -9,12 +9,12 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-OPS_REDIS_URL = os.environ.get("REVIEWBOT_OPS_REDIS_URL", "redis://127.0.0.1:6379/12")
+OPS_REDIS_URL = os.environ.get("REVIEWBOT_OPS_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 @pytest.fixture
 def ops_redis() -> Iterator[redis.Redis]:
-    """Redis database 12, flushed before and after (no other test suite uses it)."""
+    """Redis database 13, flushed before and after (no other test suite uses it)."""
     client = redis.Redis.from_url(OPS_REDIS_URL)
     try:
         client.flushdb()
