@@ -214,8 +214,8 @@ def _scope_context(board: Dashboard, session: Session, scope: Scope, week: Week
                    ) -> dict[str, Any]:
     """What a repository or organisation page shows for `week`."""
     rates = gpu_rates(board.settings)
-    data = compute_digest(session, scope, week, rates)
     points = weekly_points(session, scope, weeks_ending(week, TREND_WEEKS), rates)
+    data = compute_digest(session, scope, week, rates, points=points)
     window = (week.shifted(1 - TREND_WEEKS).start, week.end)
     return {
         "d": data, "week": week, "charts": trend_charts(points), "points": points,

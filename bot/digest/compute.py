@@ -100,12 +100,21 @@ def _baseline(values: Sequence[float | None], skip_empty: bool) -> float | None:
 
 
 def compute_digest(session: Session, scope: Scope | str, week: Week, rates: GpuRates, *,
-                   baseline_weeks: int = BASELINE_WEEKS, now: datetime | None = None
-                   ) -> DigestData:
-    """The digest of `scope` (a `Scope`, or a repository / organisation name) for `week`."""
+                   baseline_weeks: int = BASELINE_WEEKS, now: datetime | None = None,
+                   points: Sequence[WeekPoint] = ()) -> DigestData:
+    """The digest of `scope` (a `Scope`, or a repository / organisation name) for `week`.
+
+    `points` may bring weekly points already counted (the dashboard's longer trend ending
+    with `week`); the weeks the digest needs are then not counted twice.
+    """
     if isinstance(scope, str):
         scope = resolve_scope(session, scope)
-    points = weekly_points(session, scope, weeks_ending(week, baseline_weeks + 1), rates)
+    wanted = weeks_ending(week, baseline_weeks + 1)
+    known = {p.week: p for p in points}
+    if all(w in known for w in wanted):
+        points = [known[w] for w in wanted]
+    else:
+        points = weekly_points(session, scope, wanted, rates)
     *before, current = points
     figures = tuple(
         Figure(key, label, unit, getter(current),

@@ -63,7 +63,10 @@ def weeks_ending(week: Week, count: int) -> list[Week]:
 
 def bucket(moment: datetime, weeks: list[Week]) -> Week | None:
     """The week of `weeks` that contains `moment`, if any."""
+    if not weeks:
+        return None
+    found = week_of(moment, weeks[0].tz)  # weeks of one zone: look the week up directly
     for week in weeks:
-        if week.contains(moment):
+        if week == found:
             return week
     return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, case, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.errors import HistoryError
@@ -102,14 +102,21 @@ def findings_by_week(session: Session, scope: Scope, weeks: Sequence[Week]
         scope.clause(FindingRecord.repository_id),
         FindingRecord.state == FindingState.RESOLVED,
         FindingRecord.state_changed_at >= since, FindingRecord.state_changed_at < until)).all()
-    return [WeeklyFindings(week, _counts_in(introduced, week, ordered),
-                           _counts_in(fixed, week, ordered)) for week in ordered]
+    introduced_by_week = _by_week(introduced, ordered)
+    fixed_by_week = _by_week(fixed, ordered)
+    return [WeeklyFindings(week, FindingCounts.of(introduced_by_week.get(week, [])),
+                           FindingCounts.of(fixed_by_week.get(week, []))) for week in ordered]
 
 
-def _counts_in(rows: Sequence[Any], week: Week, weeks: list[Week]) -> FindingCounts:
-    picked = [(str(sev), str(cat), cwe) for moment, sev, cat, cwe in rows
-              if bucket(moment, weeks) == week]
-    return FindingCounts.of(picked)
+def _by_week(rows: Sequence[Any], weeks: list[Week]
+             ) -> dict[Week, list[tuple[str, str, str | None]]]:
+    """Rows of (moment, severity, category, cwe) grouped by their week, in one pass."""
+    grouped: dict[Week, list[tuple[str, str, str | None]]] = {}
+    for moment, severity, category, cwe in rows:
+        week = bucket(moment, weeks)
+        if week is not None:
+            grouped.setdefault(week, []).append((str(severity), str(category), cwe))
+    return grouped
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,15 +234,20 @@ class OpenFinding:
 
 
 def top_open_findings(session: Session, scope: Scope, limit: int = 3) -> list[OpenFinding]:
-    """Open or posted findings, most important first: severity, confidence, then oldest."""
-    rows = list(session.execute(select(FindingRecord, Repository.full_name, PullRequest.number)
+    """Open or posted findings, most important first: severity, confidence, then oldest.
+
+    Ranked and limited in the database: a busy organisation has thousands open.
+    """
+    rank = case({s: s.rank for s in Severity}, value=FindingRecord.severity, else_=-1)
+    rows = session.execute(select(FindingRecord, Repository.full_name, PullRequest.number)
                            .join(Repository, Repository.id == FindingRecord.repository_id)
                            .outerjoin(PullRequest, PullRequest.id == FindingRecord.pull_request_id)
                            .where(scope.clause(FindingRecord.repository_id),
                                   FindingRecord.state.in_((FindingState.OPEN,
-                                                           FindingState.POSTED)))).all())
-    rows.sort(key=lambda r: (-Severity(r[0].severity).rank, -r[0].confidence,
-                             r[0].created_at, r[0].id))
+                                                           FindingState.POSTED)))
+                           .order_by(rank.desc(), FindingRecord.confidence.desc(),
+                                     FindingRecord.created_at, FindingRecord.id)
+                           .limit(limit)).all()
     return [OpenFinding(f.id, repo, number, f.path, f.line, f.severity.value, f.category.value,
                         f.rule, f.cwe, f.message, f.state.value)
-            for f, repo, number in rows[:limit]]
+            for f, repo, number in rows]
