@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright import sync_api
 
 from bot.digest.run import run_digest
 from bot.history.db import make_engine, session_factory
@@ -30,9 +31,6 @@ pytestmark = pytest.mark.postgres
 CHROMIUM = Path(os.environ.get("REVIEWBOT_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(os.environ.get("REVIEWBOT_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
 START_TIMEOUT_S = 20.0
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
 
 @pytest.fixture
 def server(seeded_url: str) -> Iterator[str]:
@@ -59,7 +57,7 @@ def server(seeded_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(server: str) -> Iterator[object]:
+def page(server: str) -> Iterator[sync_api.Page]:
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium is required at {CHROMIUM} (scripts/setup-browser installs it)")
     with sync_api.sync_playwright() as playwright:
@@ -74,8 +72,8 @@ def page(server: str) -> Iterator[object]:
             browser.close()
 
 
-def cells(row: object) -> list[str]:
-    return [text.strip() for text in row.locator("td").all_inner_texts()]  # type: ignore[attr-defined]
+def cells(row: sync_api.Locator) -> list[str]:
+    return [text.strip() for text in row.locator("td").all_inner_texts()]
 
 
 @pytest.fixture
@@ -91,8 +89,9 @@ def stored_digest(seeded_url: str) -> None:
 
 
 @pytest.mark.usefixtures("stored_digest")
-def test_operator_signs_in_and_reads_the_seeded_history(page: object, seeded: Seeded) -> None:
-    p: sync_api.Page = page  # type: ignore[assignment]
+def test_operator_signs_in_and_reads_the_seeded_history(page: sync_api.Page,
+                                                        seeded: Seeded) -> None:
+    p = page
     expect = sync_api.expect
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     repo_page = f"/dashboard/repos/{seeded.widgets_id}?week=2026-10-07"
