@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -142,3 +143,44 @@ async def test_timeout_at_the_deadline_leaves_nothing_running(vllm_standin) -> N
     assert len(server.requests) == 1
     assert server.requests[0].aborted_at is not None
     assert server.metrics()["vllm:num_requests_running"] == 0
+
+
+async def test_budget_forgets_a_caller_that_gave_up_waiting() -> None:
+    budget = TokenBudget(limit_tokens=100)
+    admitted: list[str] = []
+
+    async def call(name: str, tokens: int, hold_s: float) -> None:
+        async with budget.hold(tokens, Priority.REVIEW):
+            admitted.append(name)
+            await asyncio.sleep(hold_s)
+
+    holder = asyncio.create_task(call("holder", 100, 0.05))
+    await asyncio.sleep(0)
+    quitter = asyncio.create_task(call("quitter", 60, 0.0))
+    patient = asyncio.create_task(call("patient", 60, 0.0))
+    await asyncio.sleep(0.01)
+    assert (budget.waiting_requests, budget.waiting_tokens) == (2, 120)
+    quitter.cancel()  # e.g. its deadline passed while it waited
+    await asyncio.gather(holder, patient)
+    assert quitter.cancelled()
+    assert admitted == ["holder", "patient"]
+    assert (budget.inflight_tokens, budget.inflight_requests) == (0, 0)
+    assert (budget.waiting_requests, budget.waiting_tokens) == (0, 0)
+
+
+async def test_backoff_grows_exponentially_with_jitter_between_attempts(vllm_standin) -> None:
+    server = vllm_standin()
+    server.set_fault("queue_full", count=5)
+    base, cap = 0.04, 0.32
+    pool = pool_for(server.url, backoff_base_s=base, backoff_max_s=cap)
+    try:
+        result = await pool.chat(review_request("org/r"), affinity_key="org/r")
+    finally:
+        await pool.aclose()
+    assert result.record.attempts == 6
+    arrivals = [r.arrived_at for r in server.requests]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    ceilings = [min(cap, base * 2**attempt) for attempt in range(5)]  # .04 .08 .16 .32 .32
+    for gap, ceiling in zip(gaps, ceilings, strict=True):
+        assert 0.5 * ceiling <= gap <= ceiling + 0.15  # jitter draws from [ceiling/2, ceiling]
+    assert gaps[3] > gaps[0] + 0.1  # grows: the 4th wait's floor is above the 1st's ceiling

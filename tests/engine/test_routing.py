@@ -164,3 +164,36 @@ async def test_fcfs_server_accepts_priority_and_ignores_it_like_vllm(vllm_standi
     assert [a.status_code for a in answers] == [200, 200, 200]
     done = sorted(server.requests, key=lambda r: r.finished_at or 0.0)
     assert [r.last_message for r in done] == ["blocker", "early", "late"]
+
+
+async def test_overflow_goes_to_the_keys_next_replica_not_the_least_loaded(vllm_standin) -> None:
+    """Spilled calls of a repository all land on one second replica, so its prefix warms
+    there once, even when a third replica is idler."""
+    servers = [vllm_standin(max_num_seqs=1) for _ in range(3)]
+    pool = pool_for(*(server.url for server in servers), max_waiting=1)
+    repo = "org/busy"
+    by_url = {server.url: server for server in servers}
+    first, second, third = (by_url[url] for url in rendezvous_order(repo, list(by_url)))
+    backlog = ((first, 10), (second, 2))  # first stays over the bound for ~3 s
+    for server, queued in backlog:
+        server.script(*[Reply(content="busy", delay_s=0.3)] * queued, marker="other client")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "other client"}],
+            "max_tokens": 5}
+    async with httpx.AsyncClient() as other_client:
+        load = [asyncio.create_task(other_client.post(
+            f"{server.url}/v1/chat/completions", json=body, timeout=10))
+            for server, queued in backlog for _ in range(queued)]
+        while (first.metrics()["vllm:num_requests_waiting"] < 3
+               or second.metrics()["vllm:num_requests_waiting"] < 1):
+            await asyncio.sleep(0.01)
+        try:
+            results = [await pool.chat(review_request(repo, task), affinity_key=repo)
+                       for task in ("review", "security")]
+        finally:
+            await pool.aclose()
+            for task in load:
+                task.cancel()
+            await asyncio.gather(*load, return_exceptions=True)
+    assert [r.replica for r in results] == [second.url, second.url]
+    assert all(r.record.spilled for r in results)
+    assert not third.requests
