@@ -45,6 +45,7 @@ from bot.history.queries import (
     repository_scope,
     resolve_scope,
 )
+from bot.history.runqueries import generated_test_outcomes
 from bot.history.schema import utcnow
 from bot.history.trends import weekly_points
 from bot.settings import Settings
@@ -222,6 +223,7 @@ def _scope_context(board: Dashboard, session: Session, scope: Scope, week: Week
         "hot": hot_files(session, scope, *window),
         "by_rule": acceptance_by_rule(session, scope, *window),
         "by_source": acceptance_by_source(session, scope, *window),
+        "tests": generated_test_outcomes(session, scope, *window),
         "previous": week.shifted(-1).monday, "next": week.shifted(1).monday,
         "trend_weeks": TREND_WEEKS,
     }

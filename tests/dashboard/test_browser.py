@@ -134,7 +134,7 @@ def test_operator_signs_in_and_reads_the_seeded_history(page: sync_api.Page,
     assert [cells(r)[0] for r in top] == ["critical", "high", "medium"]
     p.screenshot(path=str(ARTIFACTS / "dashboard-repository.png"), full_page=True)
 
-    p.click("text=#1 Add parser")
+    p.click("#pulls a:has-text('#1 Add parser')")
     expect(p.locator("h1")).to_have_text("#1 Add parser")
     assert p.locator("section.run").count() == 2
     first_test = p.locator(f"section[data-run='{seeded.runs['A']}'] tr[data-test] summary").first

@@ -134,6 +134,13 @@ def test_repository_page_shows_the_seeded_week(client: TestClient, seeded: Seede
     # llm over the 8 weeks: F10 (W38, fixed), F8 (W40, fixed), F1, F2 (fixed), F5 (W41).
     assert row_cells(html, 'data-source="llm"') == ["llm", "5", "3", "0", "60 %"]
     assert row_cells(html, 'data-pr="1"')[:4] == ["#1 Add parser", "dev", "merged", "2"]
+    # Generated tests of the 8 weeks (all in W41: runs A and C), and PR #1's merged test.
+    assert row_cells(html, 'data-fate="kept"') == ["kept (validated)", "2"]
+    assert row_cells(html, 'data-fate="failed"') == ["discarded: failed", "2"]
+    assert row_cells(html, 'data-fate="no_assertions"') == ["discarded: no assertions", "1"]
+    merged = html.split('id="merged-tests"')[1].split("</table>")[0]
+    assert "#1 Add parser" in merged
+    assert "tests/test_parser.py" in merged
     assert re.search(r'data-figure="reviews">\s*<div class="k">Reviews completed</div>\s*'
                      r'<div class="v">3</div>\s*<div class="d">avg 0.50 &middot; \+2.50', html)
 
