@@ -76,6 +76,12 @@ def example_env() -> dict[str, str]:
     return env
 
 
+def vllm_profile(name: str) -> dict[str, Any]:
+    """A launch profile of deploy/vllm (the flags of one replica)."""
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "vllm" / name).read_text())
+    return loaded
+
+
 def compose_model() -> dict[str, Any]:
     raw = yaml.safe_load(COMPOSE.read_text())
     return interpolate(raw, {**example_env(), "POSTGRES_PASSWORD": "test-password"})
@@ -140,13 +146,15 @@ def test_compose_has_every_service_wired_as_the_brief_says() -> None:
         assert services[name]["depends_on"]["migrate"]["condition"] == \
             "service_completed_successfully"
         assert services[name]["command"][0] == "reviewbot"
-    devices = services["vllm"]["deploy"]["resources"]["reservations"]["devices"]
+    vllm = services["vllm"]
+    devices = vllm["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia"
     assert devices[0]["capabilities"] == ["gpu"]
-    tensor = next(a for a in services["vllm"]["command"] if a.startswith("--tensor-parallel"))
-    assert tensor.split("=")[1] == str(devices[0]["count"])
-    served = next(a for a in services["vllm"]["command"] if a.startswith("--served-model-name"))
-    assert served.split("=")[1] == Settings().engine_model
+    assert "../vllm:/recipe:ro" in vllm["volumes"]  # the launch recipe of deploy/vllm
+    config = next(a for a in vllm["command"] if a.startswith("--config="))
+    profile = vllm_profile(config.removeprefix("--config=/recipe/"))
+    assert profile["tensor-parallel-size"] == int(devices[0]["count"])
+    assert profile["served-model-name"] == Settings().engine_model
     assert "seccomp=unconfined" in services["worker"]["security_opt"]  # bwrap's namespaces
 
 
@@ -267,13 +275,20 @@ def test_vllm_gpus_match_tensor_parallelism_and_the_bot_points_at_each_replica(
     vllm = find(k8s, "StatefulSet", "vllm")
     (container,) = vllm["spec"]["template"]["spec"]["containers"]
     args = dict(a.removeprefix("--").split("=", 1) for a in container["args"] if "=" in a)
+    profile_name = Path(args["config"]).name
+    shipped = find(k8s, "ConfigMap", "vllm-profile")["data"][profile_name]
+    assert shipped == (DEPLOY / "vllm" / profile_name).read_text()  # the recipe, verbatim
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["profile"] == str(Path(args["config"]).parent)
+    profile = vllm_profile(profile_name)
     gpus = container["resources"]["limits"]["nvidia.com/gpu"]
-    assert args["tensor-parallel-size"] == gpus
-    assert args["served-model-name"] == Settings().engine_model
+    assert profile["tensor-parallel-size"] == int(gpus)
+    assert profile["served-model-name"] == Settings().engine_model
     config = find(k8s, "ConfigMap", "reviewbot-config")["data"]
     urls = config["REVIEWBOT_ENGINE_URLS"].split(",")
-    assert urls == [f"http://vllm-{i}.vllm:8000" for i in range(vllm["spec"]["replicas"])]
-    assert int(args["max-model-len"]) >= int(config["REVIEWBOT_MAX_MODEL_LEN"])
+    assert urls == [f"http://vllm-{i}.vllm:{profile['port']}"
+                    for i in range(vllm["spec"]["replicas"])]
+    assert int(profile["max-model-len"]) >= int(config["REVIEWBOT_MAX_MODEL_LEN"])
     known = {f"REVIEWBOT_{name.upper()}" for name in Settings.model_fields}
     assert set(config) <= known
 
