@@ -42,7 +42,14 @@ from bot.history.db import make_engine, session_factory, session_scope
 from bot.history.deliveries import find_delivery, update_delivery
 from bot.history.enums import DeliveryStatus, PullRequestState, RunStatus, RunTrigger
 from bot.history.enums import Forge as ForgeName
-from bot.history.lifecycle import mark_outdated, posted_fingerprints, record_posted_comment
+from bot.history.feedback import (
+    DOWNVOTE,
+    UPVOTE,
+    feedback_findings,
+    record_reaction,
+    record_rerun,
+)
+from bot.history.lifecycle import posted_fingerprints, record_posted_comment
 from bot.history.models import ReviewRun
 from bot.history.recording import engine_call_records
 from bot.history.schema import utcnow
@@ -62,6 +69,8 @@ from bot.posting import (
     verdict,
 )
 from bot.settings import Settings
+from bot.testdelivery import deliver_tests
+from bot.testgenfactory import testgen_setup
 from reviewers.engine import EnginePool, Priority
 from reviewers.errors import ConfigError, EngineError, ReviewbotError, TransientError
 from reviewers.findings import Severity
@@ -111,7 +120,7 @@ def build_job_context(settings: Settings) -> JobContext:
 class JobResult:
     """What a job did, for logs, metrics and tests."""
 
-    outcome: str  # reviewed | skipped | failed | command
+    outcome: str  # reviewed | skipped | failed | command | feedback
     detail: str = ""
     run_id: int | None = None
     posted_comments: int = 0
@@ -178,6 +187,9 @@ class _JobRunner:
             self.head_sha = pr.head_sha
             if job.command is not None:
                 return self._command(job.command, pr)
+            if job.trigger is RunTrigger.CLOSED:
+                swept = self._sweep_feedback()
+                return JobResult("feedback", f"{swept} finding(s) got a verdict")
             if pr.state != "open":
                 raise _Skip(f"the pull request is {pr.state}")
             if pr.draft and job.trigger in AUTOMATIC:
@@ -238,7 +250,8 @@ class _JobRunner:
         if pr.state != "open":
             raise _Skip(f"the pull request is {pr.state}")
         return self._review(pr, security_only=command is Command.REVIEW_SECURITY,
-                            describe=command is Command.DESCRIBE)
+                            describe=command is Command.DESCRIBE,
+                            tests=command is Command.TESTS)
 
     def _react(self, content: Reaction) -> None:
         """Acknowledge the command's comment; best effort (the comment may be gone)."""
@@ -261,7 +274,7 @@ class _JobRunner:
     # -- the review -------------------------------------------------------------------------
 
     def _review(self, pr: PullRequest, *, security_only: bool = False,
-                describe: bool = False) -> JobResult:
+                describe: bool = False, tests: bool = False) -> JobResult:
         job = self.job
         self.run_id = self._start_run(pr)
         self.check_id = self.forge.start_check(job.repo, pr.head_sha, CHECK_NAME)
@@ -269,6 +282,9 @@ class _JobRunner:
         if security_only:
             config = config.model_copy(update={
                 "reviewers": [r for r in config.reviewers if r in SECURITY_REVIEWERS]})
+        if tests:  # `/tests` asks for them whatever the repository's default
+            config = config.model_copy(update={
+                "tests": config.tests.model_copy(update={"enabled": True})})
         mirror = self._fetch(pr)
         with open_repository(mirror.path) as local:
             base = local.merge_base(pr.base_sha, pr.head_sha)
@@ -360,7 +376,8 @@ class _JobRunner:
             counter: TokenCounter = pool.token_counter(affinity_key=self.job.repo)
             request = replace(request, max_model_len=usable,
                               answer_tokens=min(settings.answer_tokens, usable // 4))
-            return await review(local, request, engine=pool, counter=counter), None
+            return await review(local, request, engine=pool, counter=counter,
+                                testgen=testgen_setup(settings)), None
         except EngineError as exc:
             problem = _safe(exc)
             log.warning("job.engine_unavailable", extra={"error": problem})
@@ -378,6 +395,7 @@ class _JobRunner:
               engine_problem: str | None) -> JobResult:
         job = self.job
         run_id, check_id = self._started()
+        self._sweep_feedback()
         with session_scope(self.context.sessions) as session:
             run = _run(session, run_id)
             already = posted_fingerprints(session, run.repository_id, run.pull_request_id)
@@ -420,10 +438,29 @@ class _JobRunner:
                     record_posted_comment(session, forge_comment_id=review_id, kind="inline",
                                           body=fingerprint, finding=record, run=run)
             if job.trigger is not RunTrigger.COMMAND or job.command is Command.REVIEW:
-                mark_outdated(session, run)
+                record_rerun(session, run, [f.path for f in outcome.diff.files])
+            if outcome.tests is not None:
+                deliver_tests(self.forge, job.repo, pr, outcome.tests, config.tests,
+                              session=session, run=run)
         return JobResult("reviewed", f"{len(outcome.findings)} finding(s)",
                          run_id=run_id, posted_comments=len(comments),
                          conclusion=result.conclusion)
+
+    def _sweep_feedback(self) -> int:
+        """👍/👎 on the bot's comments into history (GitHub sends no webhook for reactions)."""
+        job = self.job
+        feedback = [f for f in self.forge.comment_feedback(job.repo, job.number)
+                    if f.upvotes or f.downvotes]
+        if not feedback:
+            return 0
+        with session_scope(self.context.sessions) as session:
+            findings = {f.fingerprint: f for f in feedback_findings(
+                session, job.forge, job.repo, job.number, [c.fingerprint for c in feedback])}
+            for item in feedback:
+                finding = findings.get(item.fingerprint)
+                if finding is not None:  # a 👎 outweighs any number of 👍
+                    record_reaction(finding, DOWNVOTE if item.downvotes else UPVOTE)
+        return len(findings)
 
     def _describe(self, pr: PullRequest, outcome: ReviewOutcome,
                   engine_problem: str | None) -> JobResult:

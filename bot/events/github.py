@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.commands import Command, parse_command
 from bot.events.outcomes import (
+    FeedbackKind,
+    FeedbackUpdate,
     InstallationAction,
     InstallationUpdate,
     Outcome,
@@ -19,6 +21,7 @@ from bot.events.outcomes import (
     RepoRef,
     ReviewJob,
 )
+from bot.forges.markers import find_fingerprints
 from bot.history.enums import Forge, RunTrigger
 from bot.webhooks.routing import HandlerContext, Router, WebhookEvent
 
@@ -83,6 +86,30 @@ def github_pull_request_changed(event: WebhookEvent, context: HandlerContext) ->
             before_sha=event.payload.get("before") if trigger is RunTrigger.SYNCHRONIZE else None,
         )
     ]
+
+
+@github_pull_requests.register("pull_request", "closed")
+def github_pull_request_closed(event: WebhookEvent, context: HandlerContext) -> list[Outcome]:
+    """A PR closed or merged: one last sweep of the reactions on the bot's comments."""
+    pull = event.payload["pull_request"]
+    return [ReviewJob(forge=Forge.GITHUB, repo=event.payload["repository"]["full_name"],
+                      number=int(pull["number"]), head_sha=pull["head"]["sha"],
+                      trigger=RunTrigger.CLOSED, delivery_id=event.delivery_id,
+                      installation_id=_installation_id(event.payload))]
+
+
+@github_pull_requests.register("pull_request_review_thread", "resolved")
+def github_thread_resolved(event: WebhookEvent, context: HandlerContext) -> list[Outcome]:
+    """A reviewer resolved a thread the bot opened: its finding is fixed or dismissed."""
+    comments = (event.payload.get("thread") or {}).get("comments") or []
+    fingerprints = sorted({fp for c in comments if is_bot_account(c.get("user"), context)
+                           for fp in find_fingerprints(str(c.get("body") or ""))})
+    if not fingerprints:
+        return []
+    return [FeedbackUpdate(forge=Forge.GITHUB, repo=event.payload["repository"]["full_name"],
+                           number=int(event.payload["pull_request"]["number"]),
+                           fingerprints=tuple(fingerprints), kind=FeedbackKind.THREAD_RESOLVED,
+                           actor=str((event.payload.get("sender") or {}).get("login", "")))]
 
 
 @github_comments.register("issue_comment", "created")

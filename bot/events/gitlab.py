@@ -18,7 +18,8 @@ from bot.webhooks.routing import HandlerContext, Router, WebhookEvent
 gitlab_merge_requests: Router[Outcome] = Router()
 gitlab_notes: Router[Outcome] = Router()
 
-_MR_TRIGGERS = {"open": RunTrigger.OPENED, "reopen": RunTrigger.REOPENED}
+_MR_TRIGGERS = {"open": RunTrigger.OPENED, "reopen": RunTrigger.REOPENED,
+                "close": RunTrigger.CLOSED, "merge": RunTrigger.CLOSED}
 # GitLab's own bot users for project/group access tokens: project_<id>_bot_<hex>.
 _GITLAB_TOKEN_BOT = re.compile(r"^(project|group)_\d+_bot(_[0-9a-f]+)?\d*$")
 
@@ -57,7 +58,7 @@ def gitlab_merge_request_changed(event: WebhookEvent, context: HandlerContext) -
     if trigger is None:
         return []
     draft = attributes.get("draft", attributes.get("work_in_progress"))
-    if draft and trigger is not RunTrigger.READY_FOR_REVIEW:
+    if draft and trigger not in (RunTrigger.READY_FOR_REVIEW, RunTrigger.CLOSED):
         return []
     return [
         ReviewJob(

@@ -108,4 +108,20 @@ class InstallationUpdate:
     repositories_removed: tuple[RepoRef, ...] = ()
 
 
-Outcome = ReviewJob | InstallationUpdate
+class FeedbackKind(StrEnum):
+    THREAD_RESOLVED = "thread_resolved"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedbackUpdate:
+    """People's verdict on the bot's findings, applied by the edge to history directly."""
+
+    forge: Forge
+    repo: str
+    number: int
+    fingerprints: tuple[str, ...]
+    kind: FeedbackKind
+    actor: str = ""
+
+
+Outcome = ReviewJob | InstallationUpdate | FeedbackUpdate

@@ -104,6 +104,15 @@ class Annotation:
 
 
 @dataclass(frozen=True, slots=True)
+class CommentFeedback:
+    """People's 👍/👎 on one of the bot's inline comments (the bot's own reactions excluded)."""
+
+    fingerprint: str
+    upvotes: int
+    downvotes: int
+
+
+@dataclass(frozen=True, slots=True)
 class IssueRef:
     number: int
     url: str
@@ -177,6 +186,14 @@ class Forge(Protocol):
 
     def upsert_issue(self, repo: str, title: str, body: str, label: str) -> IssueRef:
         """Update the open issue with this label and title, or open one (weekly digest)."""
+        ...
+
+    def comment_feedback(self, repo: str, number: int) -> list[CommentFeedback]:
+        """👍/👎 counts on the bot's inline comments that carry a fingerprint marker.
+
+        GitHub sends no webhook for reactions, so the review job sweeps them (on every
+        review and when the PR closes).
+        """
         ...
 
     def push_files(self, repo: str, branch: str, parent_sha: str, files: Mapping[str, str],

@@ -19,6 +19,7 @@ from bot.forges.base import (
     MAX_INLINE_COMMENTS,
     Annotation,
     CheckConclusion,
+    CommentFeedback,
     GitRemote,
     InlineComment,
     IssueRef,
@@ -239,6 +240,20 @@ class GitHubForge:
                 for item in listing:
                     if item.user is not None and item.user.login == login:
                         found |= find_fingerprints(item.body or "")
+        return found
+
+    def comment_feedback(self, repo: str, number: int) -> list[CommentFeedback]:
+        login = self.bot_login()
+        client, _ = self._client(repo)
+        found: list[CommentFeedback] = []
+        with translate_errors("list review comments"):
+            for item in client.get_repo(repo).get_pull(int(number)).get_review_comments():
+                if item.user is None or item.user.login != login:
+                    continue
+                rollup = item.reactions or {}
+                for fingerprint in find_fingerprints(item.body or ""):
+                    found.append(CommentFeedback(fingerprint, int(rollup.get("+1", 0)),
+                                                 int(rollup.get("-1", 0))))
         return found
 
     def upsert_summary(self, repo: str, number: int, marker: str, body: str) -> int:

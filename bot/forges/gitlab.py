@@ -17,6 +17,7 @@ from bot.forges.base import (
     MAX_INLINE_COMMENTS,
     Annotation,
     CheckConclusion,
+    CommentFeedback,
     GitRemote,
     InlineComment,
     IssueRef,
@@ -195,6 +196,22 @@ class GitLabForge:
             for note in self._mr(repo, number).notes.list(iterator=True):
                 if note.author["username"] == login:
                     found |= find_fingerprints(note.body or "")
+        return found
+
+    def comment_feedback(self, repo: str, number: int) -> list[CommentFeedback]:
+        login = self.bot_login()
+        found: list[CommentFeedback] = []
+        with translate_errors("list award emoji"):
+            mr = self._mr(repo, number)
+            for note in mr.notes.list(iterator=True):
+                fingerprints = find_fingerprints(note.body or "")
+                if note.author["username"] != login or not fingerprints:
+                    continue
+                names = [a.name for a in note.awardemojis.list(iterator=True)
+                         if a.user["username"] != login]
+                up = sum(1 for n in names if n == "thumbsup")
+                down = sum(1 for n in names if n == "thumbsdown")
+                found += [CommentFeedback(fp, up, down) for fp in sorted(fingerprints)]
         return found
 
     def upsert_summary(self, repo: str, number: int, marker: str, body: str) -> int:

@@ -29,6 +29,7 @@ class RunTrigger(StrEnum):
     RERUN = "rerun"
     REREQUESTED = "rerequested"
     REQUESTED_ACTION = "requested_action"
+    CLOSED = "closed"  # the PR/MR closed or merged: collect the last feedback, no review
 
 
 class RunStatus(StrEnum):

@@ -19,15 +19,29 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.history.enums import FindingState, RunStatus
+from bot.history.enums import LIVE_FINDING_STATES, FindingState, Forge, RunStatus
 from bot.history.lifecycle import set_finding_state
-from bot.history.models import FindingRecord, ReviewRun, RunFinding
+from bot.history.models import FindingRecord, PullRequest, Repository, ReviewRun, RunFinding
 from bot.history.schema import utcnow
 
 UPVOTE, DOWNVOTE = "+1", "-1"
 UPVOTES = frozenset({UPVOTE, "thumbsup"})
 DOWNVOTES = frozenset({DOWNVOTE, "thumbsdown"})
 _DECIDABLE = (FindingState.OPEN, FindingState.POSTED)
+
+
+def feedback_findings(session: Session, forge: Forge, repo: str, number: int,
+                      fingerprints: Collection[str]) -> list[FindingRecord]:
+    """The live findings of PR `number` with these fingerprints (what a comment was about)."""
+    query = (select(FindingRecord)
+             .join(Repository, Repository.id == FindingRecord.repository_id)
+             .join(PullRequest, PullRequest.id == FindingRecord.pull_request_id)
+             .where(Repository.forge == forge, Repository.full_name == repo,
+                    PullRequest.number == number,
+                    FindingRecord.fingerprint.in_(set(fingerprints)),
+                    FindingRecord.state.in_(LIVE_FINDING_STATES))
+             .order_by(FindingRecord.id))
+    return list(session.scalars(query))
 
 
 def finding_for_comment(session: Session, repository_id: int, forge_comment_id: str

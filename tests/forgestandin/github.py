@@ -104,6 +104,12 @@ class GitHubStandin(StandinServer):
         self.repos[full_name] = repo
         return repo
 
+    def react_to_review_comment(self, full_name: str, comment_id: int, content: str) -> None:
+        """Someone (not the bot) reacted on a review comment: GitHub updates its rollup."""
+        [comment] = [c for c in self.repos[full_name].review_comments if c["id"] == comment_id]
+        comment["reactions"][content] += 1
+        comment["reactions"]["total_count"] += 1
+
     def add_pull(self, full_name: str, number: int, *, base: str = "main", head: str = "feature",
                  title: str = "Change things", author: str = "octocat") -> Pull:
         repo = self.repos[full_name]
@@ -212,6 +218,14 @@ class GitHubStandin(StandinServer):
             "html_url": f"https://github.example/{repo.full_name}",
             "clone_url": f"{self.base_url}/{repo.full_name}.git",
         }
+
+
+REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+
+def reaction_rollup() -> dict[str, Any]:
+    """The `reactions` summary GitHub embeds in comment objects."""
+    return {"url": "x", "total_count": 0, **dict.fromkeys(REACTIONS, 0)}
 
 
 def now_iso() -> str:

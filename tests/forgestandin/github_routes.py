@@ -17,7 +17,7 @@ MAX_BODY = 65536
 
 
 def register(gh: GitHubStandin) -> None:
-    from tests.forgestandin.github import _error, blob_json, now_iso
+    from tests.forgestandin.github import _error, blob_json, now_iso, reaction_rollup
 
     def access_token(req: Request) -> Reply:
         installation = int(req.params["installation_id"])
@@ -132,7 +132,8 @@ def register(gh: GitHubStandin) -> None:
                 "line": c["line"], "side": c.get("side", "RIGHT"),
                 "start_line": c.get("start_line"), "start_side": c.get("start_side"),
                 "body": c["body"], "commit_id": commit, "user": gh.user(gh.bot_login),
-                "pull_number": pull.number, "created_at": now_iso()})
+                "pull_number": pull.number, "created_at": now_iso(),
+                "reactions": reaction_rollup()})
         return Reply(200, review)
 
     def of_pull(items: list[dict[str, Any]], req: Request) -> list[dict[str, Any]]:

@@ -95,6 +95,12 @@ class GitLabStandin(StandinServer):
             self.projects[project].members[user_id] = access_level
         return user_id
 
+    def award_as(self, username: str, path: str, note_id: int, name: str) -> None:
+        """A person awarded an emoji on a note (what `POST .../award_emoji` does for them)."""
+        self.projects[path].awards.append({
+            "id": self.next_id(), "name": name, "note_id": note_id,
+            "user": self.user_json(username), "awardable_type": "Note"})
+
     def add_merge_request(self, path: str, iid: int, *, source: str = "feature",
                           target: str = "main", title: str = "Change things",
                           author: str = "alice") -> MergeRequest:

@@ -139,6 +139,12 @@ def register(gl: GitLabStandin) -> None:
         p.awards.append(emoji)
         return Reply(201, emoji)
 
+    def list_awards(req: Request, p: Project, mr: MergeRequest) -> Reply:
+        note_id = int(req.params["note_id"])
+        if not any(n["id"] == note_id for n in p.notes):
+            return _bad("404 Note Not Found", 404)
+        return gl.paginate(req, [a for a in p.awards if a["note_id"] == note_id], 20)
+
     def set_status(req: Request, p: Project, _: Any) -> Reply:
         data = req.json() or {}
         state, name = data.get("state"), data.get("name") or data.get("context") or "default"
@@ -231,6 +237,7 @@ def register(gl: GitLabStandin) -> None:
         ("POST", f"{mrp}/notes", scoped(create_note)),
         ("PUT", f"{mrp}/notes/{{note_id}}", scoped(update_note)),
         ("POST", f"{mrp}/notes/{{note_id}}/award_emoji", scoped(award)),
+        ("GET", f"{mrp}/notes/{{note_id}}/award_emoji", scoped(list_awards)),
         ("POST", f"{proj}/statuses/{{sha}}", scoped(set_status)),
         ("GET", f"{proj}/members/all/{{user_id}}", scoped(member)),
         ("GET", f"{proj}/issues", scoped(list_issues)),

@@ -26,6 +26,7 @@ from tests.forgestandin.github import GitHubStandin
 from tests.forgestandin.gitlab import GitLabStandin
 from tests.gitbuilder import GitRepo
 from tests.webhooks.conftest import (  # noqa: F401 - fixtures re-exported
+    broker,
     history,
     make_settings,
     migrated_sqlite_template,
@@ -75,7 +76,8 @@ class PullRequestRepo:
 @pytest.fixture
 def pr_repo(git_repo: GitRepo) -> PullRequestRepo:
     base = git_repo.commit("base", {"app.py": BASE_APP,
-                                    ".reviewbot.yml": "fail_on: critical\n"})
+                                    ".reviewbot.yml": "fail_on: critical\n"
+                                                      "tests:\n  enabled: false\n"})
     git_repo.branch("feature")
     head = git_repo.commit("add average and a command runner", {"app.py": HEAD_APP})
     git_repo.checkout("main")

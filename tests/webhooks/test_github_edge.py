@@ -307,7 +307,7 @@ async def test_command_in_an_issue_comment_is_ignored(
 @pytest.mark.parametrize(("event", "name"), [
     ("ping", "payload.json"),
     ("push", "payload.json"),
-    ("pull_request", "closed.payload.json"),
+    ("pull_request", "labeled.payload.json"),
     ("issue_comment", "edited.payload.json"),
     ("check_run", "rerequested.payload.json"),  # no pull request attached
     ("check_run", "requested_action.payload.json"),  # not one of the bot's buttons
