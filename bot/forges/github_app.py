@@ -22,7 +22,7 @@ PERMISSIONS: dict[str, str] = {
     "issues": "write",  # summary comments, reactions to commands, the weekly digest issue
     "metadata": "read",  # repository metadata, collaborator permission (always granted)
 }
-SUBSCRIBED_EVENTS = ("pull_request", "issue_comment", "check_run")
+SUBSCRIBED_EVENTS = ("pull_request", "pull_request_review_thread", "issue_comment", "check_run")
 AUTOMATIC_EVENTS = ("installation", "installation_repositories")  # sent to every App
 
 _HEADER = """\
