@@ -59,6 +59,7 @@ from bot.history.store import (
     get_or_create_repository,
     start_run,
 )
+from bot.metrics import observe_review, observe_review_outcome
 from bot.posting import (
     CHECK_NAME,
     SUMMARY_KEY,
@@ -160,6 +161,9 @@ def run_review_job(job: ReviewJob, context: JobContext, *,
         result = runner.fail(exc)
     except ReviewbotError as exc:
         result = runner.fail(exc)
+    if result.outcome != "reviewed":  # a posted review was counted with its figures
+        observe_review(None, {}, forge=job.forge.value, trigger=job.trigger.value,
+                       outcome=result.outcome)
     status = DeliveryStatus.FAILED if result.outcome == "failed" else DeliveryStatus.COMPLETED
     _set_delivery(context, job, status, run_id=result.run_id,
                   error=result.detail if status is DeliveryStatus.FAILED else None)
@@ -442,6 +446,10 @@ class _JobRunner:
             if outcome.tests is not None:
                 deliver_tests(self.forge, job.repo, pr, outcome.tests, config.tests,
                               session=session, run=run)
+            delivery = find_delivery(session, job.forge, job.delivery_id)
+            received_at = delivery.received_at if delivery is not None else None
+        observe_review_outcome(outcome, forge=job.forge.value, trigger=job.trigger.value,
+                               received_at=received_at)
         return JobResult("reviewed", f"{len(outcome.findings)} finding(s)",
                          run_id=run_id, posted_comments=len(comments),
                          conclusion=result.conclusion)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -246,3 +247,24 @@ def test_gitlab_merge_request_gets_discussions_and_a_commit_status(
     assert states[0] == "running"  # in progress while the review runs
     assert states[-1] == "success"
     assert len(project.notes) >= 1
+
+
+def test_a_posted_review_is_counted_in_the_worker_metrics(
+        github: Harness, pr_repo: PullRequestRepo) -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    posted = sample("reviewbot_reviews_total", forge="github", outcome="posted")
+    high = sample("reviewbot_findings_posted_total", severity="high")
+    durations = sample("reviewbot_review_duration_seconds_count", forge="github",
+                       trigger="opened")
+    skipped = sample("reviewbot_reviews_total", forge="github", outcome="skipped")
+
+    github.run(github.job(pr_repo.head_sha))
+    github.run(github.job(pr_repo.head_sha, trigger=RunTrigger.REOPENED))
+
+    assert sample("reviewbot_reviews_total", forge="github", outcome="posted") == posted + 1
+    assert sample("reviewbot_findings_posted_total", severity="high") >= high + 1
+    assert sample("reviewbot_review_duration_seconds_count", forge="github",
+                  trigger="opened") == durations + 1
+    assert sample("reviewbot_reviews_total", forge="github", outcome="skipped") == skipped + 1
