@@ -1,4 +1,8 @@
-"""Backpressure: a bound on prompt tokens in flight to one replica, admitted by priority."""
+"""Backpressure: a bound on prompt tokens in flight to one replica, admitted by priority.
+
+A prefix that a call shares with another call of its repository under way on the same
+replica is charged once (`reviewers.engine.sharing`): vLLM holds its KV blocks once.
+"""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from reviewers.engine.config import EngineConfig, Priority, RoutingPolicy
 from reviewers.engine.output import parse_structured, response_format
 from reviewers.engine.replica import Replica, RetryableFailure
 from reviewers.engine.routing import Router, rendezvous_order
+from reviewers.engine.sharing import prompt_text
 from reviewers.engine.tokens import (
     EngineTokenCounter,
     TokenCountCache,
@@ -82,6 +83,7 @@ class EnginePool:
         call_id = f"rb-{uuid.uuid4().hex[:12]}-{next(self._call_ids)}"
         count_key = content_key(tokenize_payload(self.config.model, request.messages))
         tokens = self._estimate(request, count_key)
+        text = prompt_text(request.messages)
         attempts, queue_s, spilled = 0, 0.0, False
         replica: Replica | None = None
         request_id = call_id
@@ -114,12 +116,15 @@ class EnginePool:
                 waiting_since = self._clock()
                 try:
                     async with asyncio.timeout(max(0.0, deadline - self._clock())):
-                        async with replica.budget.hold(tokens, int(priority)):
-                            queue_s += self._clock() - waiting_since
-                            attempt_timeout = min(self.config.timeout_s, deadline - self._clock())
-                            completion = await replica.create_chat(
-                                body, request_id, attempt_timeout
-                            )
+                        with replica.sharing.charge(affinity_key, text, tokens) as charged:
+                            async with replica.budget.hold(charged, int(priority)):
+                                queue_s += self._clock() - waiting_since
+                                attempt_timeout = min(
+                                    self.config.timeout_s, deadline - self._clock()
+                                )
+                                completion = await replica.create_chat(
+                                    body, request_id, attempt_timeout
+                                )
                 except TimeoutError as exc:
                     raise EngineUnavailable(
                         f"no answer within the {self.config.deadline_s:.0f}s deadline"

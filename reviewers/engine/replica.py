@@ -18,6 +18,7 @@ from reviewers.engine.breaker import CircuitBreaker
 from reviewers.engine.budget import TokenBudget
 from reviewers.engine.config import EngineConfig
 from reviewers.engine.metrics import LoadSnapshot, load_from_metrics
+from reviewers.engine.sharing import PrefixSharing
 from reviewers.errors import EngineError, PromptTooLong
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Replica:
         )
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown_s, clock)
         self.budget = TokenBudget(config.max_inflight_tokens)
+        self.sharing = PrefixSharing()
         self._load = _LoadCache()
         self._load_fetch: asyncio.Future[None] | None = None
         self.overloaded_until = float("-inf")

@@ -184,3 +184,24 @@ async def test_backoff_grows_exponentially_with_jitter_between_attempts(vllm_sta
     for gap, ceiling in zip(gaps, ceilings, strict=True):
         assert 0.5 * ceiling <= gap <= ceiling + 0.15  # jitter draws from [ceiling/2, ceiling]
     assert gaps[3] > gaps[0] + 0.1  # grows: the 4th wait's floor is above the 1st's ceiling
+
+
+async def test_calls_sharing_a_prefix_are_charged_it_once(vllm_standin) -> None:
+    """Three calls of one review share all but their last words: vLLM holds that prefix's
+    KV once, so the budget admits them together where three unrelated prompts would wait."""
+    server = vllm_standin()
+    server.script_fn(lambda call: Reply(content={"findings": []}, delay_s=0.2))
+    pool = pool_for(server.url, max_inflight_tokens=1000)
+    review = [review_request("org/app", task) for task in ("review", "security", "tests")]
+    unrelated = [review_request(f"org/other{i}") for i in range(3)]
+    try:
+        size = await pool.count_tokens(review[0].messages)
+        assert size < 1000 < 2 * size  # one prompt fits, two unrelated ones do not
+        shared = await asyncio.gather(*(pool.chat(r, affinity_key="org/app") for r in review))
+        apart = await asyncio.gather(*(pool.chat(r, affinity_key=r.messages[0]["content"][:30])
+                                       for r in unrelated))
+    finally:
+        await pool.aclose()
+    assert max(r.queue_s for r in shared) < 0.1  # admitted at once
+    assert sorted(r.queue_s > 0.15 for r in apart) == [False, True, True]  # one at a time
+    assert server.peak_prompt_tokens_in_flight >= 3 * size  # all three ran together
