@@ -99,8 +99,6 @@ async def test_edge_queue_and_forge_series_after_a_review(
     assert scrapes.delta("reviewbot_forge_api_calls_total", forge="github", outcome="ok") >= 5
 
 
-@pytest.mark.xfail(strict=True, reason="bot.jobs does not call bot.metrics."
-                   "observe_review_outcome yet (the lead wires it; then drop this marker)")
 async def test_worker_series_after_a_review(
     github: Harness, pr_repo: PullRequestRepo,  # noqa: F811
     vllm_standin: StandinFactory, ops_redis: redis.Redis,
