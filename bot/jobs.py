@@ -59,6 +59,7 @@ from bot.history.store import (
     get_or_create_repository,
     start_run,
 )
+from bot.history.triage import record_triage_dismissals
 from bot.metrics import observe_review, observe_review_outcome
 from bot.posting import (
     CHECK_NAME,
@@ -435,6 +436,7 @@ class _JobRunner:
                 engine_calls=engine_call_records(outcome.calls),
                 stage_durations=outcome.timings, findings_dropped=len(outcome.dropped),
                 notes=notes, conclusion=result.conclusion)
+            record_triage_dismissals(session, run, outcome.suppressed)
             by_fingerprint = {r.fingerprint: r for r in records}
             for fingerprint, review_id in posted_inline.items():
                 record = by_fingerprint.get(fingerprint)
