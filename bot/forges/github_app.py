@@ -30,7 +30,8 @@ _HEADER = """\
 # Register it from https://github.com/settings/apps/new (or the organization's page) with
 # the manifest flow, or copy the permissions and events by hand. GitHub also delivers the
 # `installation` and `installation_repositories` events to every App; they are not listed
-# because the manifest may not name them.
+# because the manifest may not name them. Optional: with `contents: write` instead of read,
+# validated generated tests arrive as a branch and pull request instead of PR comments.
 """
 
 

@@ -58,6 +58,14 @@ ENDPOINT_PERMISSIONS: list[tuple[str, str, tuple[str, str] | None]] = [
     ("GET", r"^/repos/[^/]+/[^/]+/issues$", ("issues", "read")),
     ("POST", r"^/repos/[^/]+/[^/]+/issues$", ("issues", "write")),
     ("PATCH", r"^/repos/[^/]+/[^/]+/issues/\d+$", ("issues", "write")),
+    # generated tests as a branch + pull request (optional: contents write, see below)
+    ("GET", r"^/repos/[^/]+/[^/]+/git/commits/\w+$", ("contents", "read")),
+    ("GET", r"^/repos/[^/]+/[^/]+/git/ref/heads/.+$", ("contents", "read")),
+    ("POST", r"^/repos/[^/]+/[^/]+/git/(trees|commits|refs)$", ("contents", "write")),
+    ("PATCH", r"^/repos/[^/]+/[^/]+/git/refs/heads/.+$", ("contents", "write")),
+    ("GET", r"^/repos/[^/]+/[^/]+/pulls$", ("pull_requests", "read")),
+    ("POST", r"^/repos/[^/]+/[^/]+/pulls$", ("pull_requests", "write")),
+    ("PATCH", r"^/repos/[^/]+/[^/]+/pulls/\d+$", ("pull_requests", "write")),
 ]
 LEVELS = {"read": 1, "write": 2}
 
@@ -122,6 +130,7 @@ def exercised(github_standin: GitHubStandin, github_app_key: AppKey,
         forge.read_file(REPO, ".reviewbot.yml", head)
         forge.post_review(REPO, 1, head, "summary", [InlineComment("app.py", 2, "why * 2?")])
         forge.list_bot_markers(REPO, 1)
+        forge.comment_feedback(REPO, 1)
         forge.upsert_summary(REPO, 1, "<!-- reviewbot:summary -->", "one")
         forge.upsert_summary(REPO, 1, "<!-- reviewbot:summary -->", "two")
         check = forge.start_check(REPO, head, "reviewbot")
@@ -144,20 +153,53 @@ def exercised(github_standin: GitHubStandin, github_app_key: AppKey,
     return github_standin
 
 
-def test_manifest_permissions_are_exactly_what_the_adapter_calls_need(
-    exercised: GitHubStandin,
-) -> None:
+def needed_permissions(standin: GitHubStandin) -> dict[str, str]:
+    """The highest level of each permission the recorded requests required."""
     needed: dict[str, str] = {}
-    for request in exercised.recorded:
-        assert request.status < 400, (request.method, request.path, request.status)
+    for request in standin.recorded:
+        looked_up = request.method == "GET" and request.status == 404  # e.g. a new branch
+        assert request.status < 400 or looked_up, (request.method, request.path, request.status)
         permission = required_permission(request.method, request.path)
         if permission is None:
             continue
         scope, level = permission
         if LEVELS[level] > LEVELS.get(needed.get(scope, ""), 0):
             needed[scope] = level
+    return needed
+
+
+def test_manifest_permissions_are_exactly_what_the_adapter_calls_need(
+    exercised: GitHubStandin,
+) -> None:
     manifest = app_manifest("https://bot.example.com")
-    assert needed == manifest["default_permissions"]
+    assert needed_permissions(exercised) == manifest["default_permissions"]
+
+
+def test_test_branches_are_the_one_opt_in_beyond_the_manifest(
+    github_standin: GitHubStandin, github_app_key: AppKey, git_repo: GitRepo,
+) -> None:
+    """Delivering generated tests as a branch + PR needs contents:write, which the manifest
+    leaves to the operator (the job falls back to comments when GitHub refuses)."""
+    base = git_repo.commit("base", {"app.py": "x = 1\n"})
+    git_repo.branch("feature")
+    git_repo.commit("change", {"app.py": "x = 2\n"})
+    git_repo.checkout("main")
+    github_standin.add_repo(REPO, git_repo.root)
+    github_standin.add_pull(REPO, 1)
+    forge = GitHubForge("4242", github_app_key.private_pem, github_standin.base_url,
+                        write_interval_s=0)
+    try:
+        forge.push_files(REPO, "reviewbot/tests/1", base, {"tests/test_x.py": "def test(): pass\n"},
+                         "reviewbot: generated tests")
+        forge.open_pull_request(REPO, "reviewbot/tests/1", "main", "Generated tests", "body")
+    finally:
+        forge.close()
+    needed = needed_permissions(github_standin)
+    manifest = app_manifest("https://bot.example.com")["default_permissions"]
+    extra = {scope: level for scope, level in needed.items()
+             if LEVELS[level] > LEVELS.get(manifest.get(scope, ""), 0)}
+    assert extra == {"contents": "write"}
+    assert "`contents: write`" in MANIFEST_FILE.read_text()  # the opt-in is documented
 
 
 # -- GitLab --------------------------------------------------------------------------------
