@@ -40,8 +40,8 @@ def add_parser(sub: Subparsers) -> None:
 def _run_reconcile(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from bot.history.db import make_engine, session_factory
-    from bot.reconcile import ReconcilePolicy, reconcile
+    from bot.jobs import build_job_context
+    from bot.reconcile import ReconcilePolicy, neutral_check_on_give_up, reconcile
     from bot.settings import get_settings
     from bot.webhooks.queueing import CeleryJobQueue, celery_producer
 
@@ -51,12 +51,9 @@ def _run_reconcile(args: argparse.Namespace) -> int:
         policy = replace(policy, accepted_after=timedelta(seconds=args.accepted_after))
     if args.stalled_after is not None:
         policy = replace(policy, stalled_after=timedelta(seconds=args.stalled_after))
-    engine = make_engine(settings.database_url)
-    try:
-        report = reconcile(session_factory(engine), CeleryJobQueue(celery_producer(settings)),
-                           policy, dry_run=args.dry_run)
-    finally:
-        engine.dispose()
+    context = build_job_context(settings)  # the worker's forges and database
+    report = reconcile(context.sessions, CeleryJobQueue(celery_producer(settings)), policy,
+                       on_give_up=neutral_check_on_give_up(context.forges), dry_run=args.dry_run)
     if args.output_format == "json":
         print(json.dumps({**report.as_dict(), "dry_run": args.dry_run}, indent=2))
     else:

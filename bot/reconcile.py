@@ -13,7 +13,7 @@ keeps failing is given up after `max_attempts` worker attempts and marked FAILED
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,13 +22,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.events.outcomes import ReviewJob
+from bot.forges.base import Forge
 from bot.history.db import session_scope
 from bot.history.deliveries import update_delivery
 from bot.history.enums import DeliveryStatus
+from bot.history.enums import Forge as ForgeName
 from bot.history.models import WebhookDelivery
 from bot.history.schema import utcnow
+from bot.posting import CHECK_NAME, sanitize
 from bot.settings import Settings
 from bot.webhooks.queueing import JobQueue, QueueUnavailable
+from reviewers.errors import ReviewbotError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,28 @@ class ReconcileReport:
     def as_dict(self) -> dict[str, Any]:
         return {"requeued": self.requeued, "given_up": self.given_up,
                 "unrecoverable": self.unrecoverable, "error": self.error}
+
+
+def neutral_check_on_give_up(forges: Mapping[ForgeName, Forge]) -> GiveUp:
+    """Tell the PR: a neutral check on its head saying the review was given up, and why."""
+
+    def give_up(job: ReviewJob, reason: str) -> None:
+        forge = forges.get(job.forge)
+        if forge is None:
+            log.error("reconcile.no_forge", extra={"delivery_id": job.delivery_id})
+            return
+        try:
+            head = job.head_sha or forge.get_pull_request(job.repo, job.number).head_sha
+            check = forge.start_check(job.repo, head, CHECK_NAME)
+            forge.complete_check(
+                job.repo, check, head, "neutral", "Review could not run",
+                f"reviewbot gave up on this change: {sanitize(reason)}\n\n"
+                "Comment `/review` to try again.", [])
+        except ReviewbotError as exc:  # the forge may be the part that is down
+            log.error("reconcile.check_failed", extra={"delivery_id": job.delivery_id,
+                                                       "error_type": type(exc).__name__})
+
+    return give_up
 
 
 def stranded(session: Session, policy: ReconcilePolicy, now: datetime

@@ -26,8 +26,9 @@ from typing import Any
 from sqlalchemy import select, text
 
 from bot.history.enums import DeliveryStatus
+from bot.history.enums import Forge as ForgeName
 from bot.history.models import WebhookDelivery
-from bot.reconcile import ReconcilePolicy, reconcile
+from bot.reconcile import ReconcilePolicy, neutral_check_on_give_up, reconcile
 from tests.faults.stack import Stack
 
 CHECK_NAME = "reviewbot"
@@ -67,7 +68,8 @@ def settle(stack: Stack, *, timeout_s: float, policy: ReconcilePolicy,
         if pending == 0 and stack.redis.queued() == 0 and (until is None or until()):
             return True
         if time.monotonic() >= next_sweep:
-            reconcile(stack.sessions, stack.queue, policy)
+            reconcile(stack.sessions, stack.queue, policy,
+                      on_give_up=neutral_check_on_give_up({ForgeName.GITHUB: stack.forge}))
             next_sweep = time.monotonic() + reconcile_every_s
         time.sleep(0.5)
     return False
@@ -119,6 +121,9 @@ def count(stack: Stack, tally: Tally) -> Tally:
         tally.posted += 1
         if any(c["conclusion"] == "neutral" for c in done):
             tally.neutral += 1
+            said = next(((c.get("output") or {}).get("summary") or "" for c in done
+                         if c["conclusion"] == "neutral"), "")
+            tally.notes.append(f"{pr.full_name}#{pr.number} neutral: {said[:160]!r}")
             if not all((c.get("output") or {}).get("summary") for c in done
                        if c["conclusion"] == "neutral"):
                 tally.lost += 1

@@ -107,6 +107,25 @@ def redis_restarted(workdir: Path) -> Tally:
         return tally
 
 
+def postgres_restarted(workdir: Path) -> Tally:
+    """The database restarts while reviews run: jobs retry, nothing is lost or doubled."""
+    started = time.monotonic()
+    with running_stack(workdir, private_postgres=True) as stack:
+        assert stack.postgres is not None
+        prs = [stack.add_pull("acme/app", n) for n in (1, 2, 3, 4)]
+        stack.engine.set_fault("slow", delay_s=2.0)
+        stack.start_worker()
+        for pr in prs:
+            stack.deliver(pr, "opened")
+        _wait_for(lambda: delivery_states(stack)[DeliveryStatus.PROCESSING] >= 1, 60)
+        stack.postgres.stop()
+        time.sleep(4.0)
+        stack.postgres.start()
+        stack.engine.set_fault(None)
+        return _finish("postgres restarted", stack, started, timeout_s=240,
+                       stalled_after_s=45)
+
+
 def _engine_fault(name: str, kind: str, delay_s: float = 0.0) -> Scenario:
     def scenario(workdir: Path) -> Tally:
         started = time.monotonic()
@@ -127,21 +146,26 @@ def _engine_fault(name: str, kind: str, delay_s: float = 0.0) -> Scenario:
 
 
 def forge_errors(workdir: Path) -> Tally:
-    """The forge answers 502s, then a rate limit, then a 422 while reviews are posted."""
+    """The forge answers 502s, then a secondary rate limit, then a 422 on the review itself
+    (and on its first retry), then 502s on the summary edit."""
     started = time.monotonic()
     with running_stack(workdir) as stack:
-        prs = [stack.add_pull("acme/app", n) for n in (1, 2, 3)]
+        prs = [stack.add_pull("acme/app", n) for n in (1, 2, 3, 4)]
         stack.start_worker()
-        stack.github.fail_next(502, count=4)
+        stack.github.fail_next(502, count=2)
         stack.deliver(prs[0], "opened")
         _wait_for(lambda: delivery_states(stack)[DeliveryStatus.COMPLETED] >= 1, 90)
         stack.github.rate_limit = ("secondary", 2)
         stack.deliver(prs[1], "opened")
         time.sleep(3.0)
         stack.github.rate_limit = None
-        stack.github.fail_next(422, count=1, body={"message": "Validation Failed",
-                                                   "errors": [{"code": "custom"}]})
+        _wait_for(lambda: delivery_states(stack)[DeliveryStatus.COMPLETED] >= 2, 90)
+        stack.github.fail_matching("POST", r"/pulls/3/reviews$", 422, count=2, body={
+            "message": "Unprocessable Entity", "errors": ["Line could not be resolved"],
+            "documentation_url": "https://docs.github.com/rest", "status": "422"})
         stack.deliver(prs[2], "opened")
+        stack.github.fail_matching("POST", r"/issues/4/comments$", 502, count=2)
+        stack.deliver(prs[3], "opened")
         return _finish("forge 5xx, 429, 422", stack, started, timeout_s=240)
 
 
@@ -188,6 +212,7 @@ SCENARIOS: dict[str, Scenario] = {
     "baseline": baseline,
     "worker_killed": worker_killed,
     "redis_restarted": redis_restarted,
+    "postgres_restarted": postgres_restarted,
     "engine_503": _engine_fault("engine 503", "unavailable"),
     "engine_hang": _engine_fault("engine hangs", "slow", delay_s=30.0),
     "engine_garbage": _engine_fault("engine garbage", "malformed"),

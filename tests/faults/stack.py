@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.forges.github import GitHubForge
 from bot.history.db import make_engine, session_factory, upgrade_database
 from bot.settings import Settings
 from bot.webhooks.app import create_app
@@ -100,20 +102,58 @@ class RedisProcess:
 
 
 class Database:
-    """A new, migrated database on the shared Postgres, dropped at the end."""
+    """A new, migrated database (on the shared Postgres by default), dropped at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, admin_dsn: str = PG_ADMIN_DSN, url_template: str = PG_URL_TEMPLATE
+                 ) -> None:
         self.name = f"reviewbot_faults_{secrets.token_hex(5)}"
-        self.url = PG_URL_TEMPLATE.format(name=self.name)
+        self.admin_dsn = admin_dsn
+        self.url = url_template.format(name=self.name)
 
     def create(self) -> None:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as admin:
+        with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=5) as admin:
             admin.execute(f'CREATE DATABASE "{self.name}"')
         upgrade_database(self.url)
 
     def drop(self) -> None:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class PostgresCluster:
+    """A private Postgres cluster (initdb in the work dir, run as the `postgres` user) that
+    a scenario may stop and start; the shared server on 5432 is never restarted."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.data = workdir / "pgdata"
+        self.socket_dir = workdir / "pgsock"
+        self.port = free_port()
+        self.admin_dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.url_template = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{{name}}"
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True,
+                       capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        for path in (self.data, self.socket_dir):
+            path.mkdir(parents=True)
+            shutil.chown(path, "postgres", "postgres")
+        for parent in self.data.parents:  # let the postgres user reach its directory
+            if parent == Path("/tmp") or parent == Path("/"):
+                break
+            parent.chmod(parent.stat().st_mode | 0o711)
+        self._as_postgres("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                          "--no-sync")
+
+    def start(self) -> None:
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-w", "-l",
+                          str(self.data / "server.log"), "-o",
+                          f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+                          "-c fsync=off -c max_connections=200", "start")
+
+    def stop(self) -> None:
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
 
 @dataclass
@@ -161,6 +201,7 @@ class Stack:
     engine_config: StandinConfig = field(default_factory=StandinConfig)
     webhook_secret: str = field(default_factory=lambda: "whsec-" + secrets.token_hex(12))
     engine_api_key: str = field(default_factory=lambda: "engkey-" + secrets.token_hex(12))
+    private_postgres: bool = False
     prs: list[PullRequestRepo] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)  # delivery ids answered 202
@@ -171,7 +212,14 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.redis = RedisProcess(self.workdir / "redis")
         self.redis.start()
-        self.database = Database()
+        self.postgres: PostgresCluster | None = None
+        if self.private_postgres:
+            self.postgres = PostgresCluster(self.workdir / "postgres")
+            self.postgres.init()
+            self.postgres.start()
+            self.database = Database(self.postgres.admin_dsn, self.postgres.url_template)
+        else:
+            self.database = Database()
         self.database.create()
         self.db_engine = make_engine(self.database.url)
         self.sessions: sessionmaker[Session] = session_factory(self.db_engine)
@@ -188,6 +236,7 @@ class Stack:
         self._edge_log = JsonLines(self.logs / "edge.jsonl")
         logging.getLogger().addHandler(self._edge_log)
         logging.getLogger().setLevel(logging.INFO)
+        self.forge = GitHubForge.from_settings(self.settings)  # the reconciler's forge
         self.queue = CeleryJobQueue(celery_producer(self.settings))
         self.edge = TestClient(create_app(self.settings, sessions=self.sessions,
                                           job_queue=self.queue))
@@ -200,10 +249,14 @@ class Stack:
         self.edge.__exit__(None, None, None)
         logging.getLogger().removeHandler(self._edge_log)
         self._edge_log.close()
+        self.forge.close()
         self.engine.stop()
         self.github.stop()
         self.db_engine.dispose()
-        self.database.drop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        else:
+            self.database.drop()
         self.redis.stop()
 
     # -- repositories and PRs --------------------------------------------------------------

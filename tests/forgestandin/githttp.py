@@ -45,6 +45,8 @@ def serve_git(request: Request, project_root: Path) -> Reply:
     }
     if "git-protocol" in request.headers:
         env["GIT_PROTOCOL"] = request.headers["git-protocol"]
+    if "content-encoding" in request.headers:  # git gzips large negotiation requests
+        env["HTTP_CONTENT_ENCODING"] = request.headers["content-encoding"]
     done = subprocess.run(["git", "http-backend"], input=request.raw, env=env,
                           capture_output=True, check=False)
     head, _, body = done.stdout.partition(b"\r\n\r\n")

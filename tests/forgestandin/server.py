@@ -59,6 +59,7 @@ class StandinServer:
         self.recorded: list[Recorded] = []
         self.lock = threading.RLock()
         self._faults: list[Reply] = []
+        self._targeted: list[tuple[str, re.Pattern[str], Reply]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
@@ -85,6 +86,23 @@ class StandinServer:
                                           {"message": "Server Error"}, dict(headers or {}),
                                           injected=True))
 
+    def fail_matching(self, method: str, pattern: str, status: int, count: int = 1,
+                      body: Any = None, headers: dict[str, str] | None = None) -> None:
+        """Answer the next `count` requests of `method` whose path matches `pattern` with
+        this status (e.g. a 422 on the review POST only), leaving other calls alone."""
+        with self.lock:
+            for _ in range(count):
+                self._targeted.append((method, re.compile(pattern), Reply(
+                    status, body if body is not None else {"message": "Server Error"},
+                    dict(headers or {}), injected=True)))
+
+    def _targeted_fault(self, request: Request) -> Reply | None:
+        for index, (method, regex, reply) in enumerate(self._targeted):
+            if method == request.method and regex.search(request.path):
+                del self._targeted[index]
+                return reply
+        return None
+
     def requests_to(self, method: str, pattern: str) -> list[Recorded]:
         regex = re.compile(pattern)
         return [r for r in self.recorded if r.method == method and regex.search(r.path)]
@@ -105,6 +123,7 @@ class StandinServer:
         if reply is None:
             with self.lock:
                 fault = self._faults.pop(0) if self._faults and not _is_git(request) else None
+                fault = fault or self._targeted_fault(request)
             reply = fault or self._route(request)
         self.after(request, reply)
         body: Any = request.raw
