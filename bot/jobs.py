@@ -60,6 +60,7 @@ from bot.history.store import (
     start_run,
 )
 from bot.history.triage import record_triage_dismissals
+from bot.logs import update_log_context
 from bot.metrics import observe_review, observe_review_outcome
 from bot.posting import (
     CHECK_NAME,
@@ -282,6 +283,7 @@ class _JobRunner:
                 describe: bool = False, tests: bool = False) -> JobResult:
         job = self.job
         self.run_id = self._start_run(pr)
+        update_log_context(run_id=self.run_id)
         self.check_id = self.forge.start_check(job.repo, pr.head_sha, CHECK_NAME)
         config, config_note = self._repo_config(pr)
         if security_only:

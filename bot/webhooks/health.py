@@ -91,12 +91,20 @@ def health_router(checks: Sequence[ReadinessCheck]) -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz(require: str | None = None) -> JSONResponse:
+        """Every check runs and is reported; all must pass, or those named in `require`.
+
+        A load balancer's probe uses `?require=database,broker`: the edge still accepts
+        webhooks while the GPU fleet is down (the jobs then post a static review with a
+        neutral check), while monitoring reads the plain `/readyz`.
+        """
         results: dict[str, dict[str, Any]] = {}
         async with anyio.create_task_group() as group:
             for check in checks:
                 group.start_soon(_run, check, results)
-        ready = all(result["ok"] for result in results.values())
+        wanted = ({name.strip() for name in require.split(",") if name.strip()}
+                  if require else set(results))
+        ready = all(result["ok"] for name, result in results.items() if name in wanted)
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": results},
                             status_code=200 if ready else 503)
 

@@ -84,3 +84,17 @@ def test_not_ready_without_a_database_or_an_engine(broker: Broker) -> None:
     assert checks["database"] == {"ok": False, "error": "DatabaseUnavailable"}
     assert checks["broker"] == {"ok": True}
     assert checks["engine"] == {"ok": False, "error": "NotReady"}
+
+
+def test_a_probe_can_require_only_database_and_broker(
+    sqlite_url: str, broker: Broker, engine_stand_in: EngineStandIn
+) -> None:
+    """The load balancer keeps the edge in service while the GPU fleet is down."""
+    settings = make_settings(sqlite_url, engine_urls=[engine_stand_in(503)])
+    with TestClient(build_app(settings)) as http:
+        strict = http.get("/readyz")
+        edge = http.get("/readyz", params={"require": "database,broker"})
+    assert strict.status_code == 503
+    assert edge.status_code == 200
+    assert edge.json()["status"] == "ready"
+    assert edge.json()["checks"]["engine"] == {"ok": False, "error": "NotReady"}
