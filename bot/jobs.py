@@ -194,6 +194,7 @@ class _JobRunner:
             if job.command is not None:
                 return self._command(job.command, pr)
             if job.trigger is RunTrigger.CLOSED:
+                self._record_pull_request(pr)
                 swept = self._sweep_feedback()
                 return JobResult("feedback", f"{swept} finding(s) got a verdict")
             if pr.state != "open":
@@ -457,6 +458,15 @@ class _JobRunner:
         return JobResult("reviewed", f"{len(outcome.findings)} finding(s)",
                          run_id=run_id, posted_comments=len(comments),
                          conclusion=result.conclusion)
+
+    def _record_pull_request(self, pr: PullRequest) -> None:
+        """The PR's state as the forge has it now (merged / closed), for the digest."""
+        with session_scope(self.context.sessions) as session:
+            repository = get_or_create_repository(session, self.job.forge, self.job.repo,
+                                                  default_branch=pr.default_branch)
+            get_or_create_pull_request(session, repository, pr.number, title=pr.title,
+                                       author=pr.author, state=PullRequestState(pr.state),
+                                       head_sha=pr.head_sha)
 
     def _sweep_feedback(self) -> int:
         """👍/👎 on the bot's comments into history (GitHub sends no webhook for reactions)."""

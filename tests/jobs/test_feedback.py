@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.forges.markers import find_fingerprints
-from bot.history.enums import FindingState, RunTrigger
-from bot.history.models import FindingRecord
+from bot.history.enums import FindingState, PullRequestState, RunTrigger
+from bot.history.models import FindingRecord, PullRequest
 from bot.webhooks.app import create_app
 from bot.webhooks.queueing import CeleryJobQueue, celery_producer
 from tests.forgestandin.github import GitHubStandin
@@ -44,6 +44,8 @@ def test_a_thumbs_down_dismisses_the_finding_at_the_next_sweep(
     closed = github.run(github.job(pr_repo.head_sha, trigger=RunTrigger.CLOSED))
 
     assert closed.outcome == "feedback", closed.detail
+    with github.sessions() as session:
+        assert session.scalars(select(PullRequest.state)).one() is PullRequestState.OPEN
     assert _states(github.sessions)[flagged] == (FindingState.DISMISSED, "downvoted")
 
 
