@@ -134,8 +134,9 @@ class LocalEngineConfig:
     enforce_eager: bool = True
     prompt_tokens_details: bool = True
     # For the 135M model: JSON without free whitespace (it otherwise pads schema answers
-    # with blank lines until max_tokens cuts them) and a mild default repetition penalty
-    # (else it repeats one sentence or finding until the cut); requests may override it.
+    # with blank lines until max_tokens cuts them) and default repetition and frequency
+    # penalties (else it repeats a sentence or "-Y-Y-Y" inside a string until the cut);
+    # the pool sends neither penalty, so these defaults apply to its calls.
     tiny_model_guards: bool = True
     max_num_seqs: int | None = None
     extra_args: tuple[str, ...] = field(default_factory=tuple)
@@ -162,7 +163,8 @@ def server_command(config: LocalEngineConfig, port: int) -> list[str]:
     if config.tiny_model_guards:
         argv += ["--structured-outputs-config",
                  '{"backend": "xgrammar", "disable_any_whitespace": true}',
-                 "--override-generation-config", '{"repetition_penalty": 1.1}']
+                 "--override-generation-config",
+                 '{"repetition_penalty": 1.1, "frequency_penalty": 0.6}']
     if config.max_num_seqs is not None:
         argv += ["--max-num-seqs", str(config.max_num_seqs)]
     return [*argv, *config.extra_args]
