@@ -93,7 +93,7 @@ async def test_retries_stop_at_the_deadline(vllm_standin) -> None:
     finally:
         await pool.aclose()
     elapsed = time.monotonic() - started
-    assert 0.3 < elapsed < 0.9
+    assert 0.3 < elapsed < 0.6 + 0.8  # gave up at the deadline (slack: a busy host's loop)
     assert 3 <= len(server.requests) <= 12
     (record,) = pool.records
     assert record.outcome == "EngineUnavailable"
