@@ -197,3 +197,38 @@ async def test_overflow_goes_to_the_keys_next_replica_not_the_least_loaded(vllm_
     assert [r.replica for r in results] == [second.url, second.url]
     assert all(r.record.spilled for r in results)
     assert not third.requests
+
+
+async def test_a_recent_load_view_routes_at_once_while_a_fresh_one_is_fetched(
+    vllm_standin,
+) -> None:
+    """Within metrics_max_age_s a call routes on the last /metrics view instead of waiting
+    for a scrape; the scrape it starts decides the calls after it."""
+    servers = [vllm_standin(max_num_seqs=1), vllm_standin(max_num_seqs=1)]
+    pool = pool_for(*(s.url for s in servers), max_waiting=1, metrics_ttl_s=0.0,
+                    metrics_max_age_s=60.0)
+    repo = "org/busy"
+    preferred = next(s for s in servers if s.url == pool.preferred_replica(repo))
+    preferred.script(*[Reply(content="busy", delay_s=0.4)] * 4, marker="other client")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "other client"}],
+            "max_tokens": 5}
+    load: list[asyncio.Task[httpx.Response]] = []
+    async with httpx.AsyncClient() as other_client:
+        try:
+            idle = await pool.chat(review_request(repo), affinity_key=repo)  # first scrape
+            load += [asyncio.create_task(other_client.post(
+                f"{preferred.url}/v1/chat/completions", json=body, timeout=10))
+                for _ in range(4)]
+            while preferred.metrics()["vllm:num_requests_waiting"] < 3:
+                await asyncio.sleep(0.01)
+            stale = await pool.chat(review_request(repo, "security"), affinity_key=repo)
+            await asyncio.sleep(0.1)  # the scrape that call started has landed
+            fresh = await pool.chat(review_request(repo, "tests"), affinity_key=repo)
+        finally:
+            await pool.aclose()
+            for task in load:
+                task.cancel()
+            await asyncio.gather(*load, return_exceptions=True)
+    assert idle.replica == stale.replica == preferred.url  # routed on the older, idle view
+    assert fresh.replica != preferred.url
+    assert fresh.record.spilled
