@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.history.enums import DeliveryStatus
+from bot.history.models import ReviewRun
 from reviewers.injection import RULE, LeakGuard
 from reviewers.prompts import SYSTEM_PROMPT
 from tests.faults.accounting import (
@@ -255,6 +259,11 @@ def burst(workdir: Path, *, prs_total: int = 50, pushes: int = 20) -> Tally:
                  and c["head_sha"] not in {stack.head(pr) for pr in prs}]
         tally.notes.append(f"{len(stale)} superseded head(s) were reviewed before the next "
                            "push arrived")
+        with stack.sessions() as session:
+            runs = Counter(session.scalars(select(ReviewRun.status)))
+        tally.notes.append(f"review runs by status: { {str(k): v for k, v in runs.items()} }; "
+                           f"the other {tally.accepted - sum(runs.values())} deliveries were "
+                           "skipped before a run (head already moved on)")
         return tally
 
 
