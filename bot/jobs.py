@@ -60,7 +60,7 @@ from bot.history.store import (
     start_run,
 )
 from bot.history.triage import record_triage_dismissals
-from bot.logs import update_log_context
+from bot.logs import log_context, update_log_context
 from bot.metrics import observe_review, observe_review_outcome
 from bot.posting import (
     CHECK_NAME,
@@ -141,6 +141,11 @@ class _Skip(Exception):
 def run_review_job(job: ReviewJob, context: JobContext, *,
                    final_attempt: bool = False) -> JobResult:
     """Run one PR job; raises `TransientError` for Celery to retry unless `final_attempt`."""
+    with log_context(delivery_id=job.delivery_id, repo=job.repo, pr=job.number):
+        return _run_job(job, context, final_attempt)
+
+
+def _run_job(job: ReviewJob, context: JobContext, final_attempt: bool) -> JobResult:
     fields = {"delivery_id": job.delivery_id, "repo": job.repo, "pr": job.number,
               "trigger": job.trigger.value}
     log.info("job.started", extra=fields)
