@@ -23,7 +23,7 @@ from referencing import Registry, Resource
 
 from reviewers.engine import ChatRequest, EngineConfig, EnginePool, RoutingPolicy
 from reviewers.prompts import REVIEW_TASK, SECURITY_TASK, SharedPrefix, build_prefix
-from tests.benchmarks.real_engine import measure_review, served_model
+from tests.benchmarks.real_engine import ANSWER_TOKENS, measure_review, served_model
 from tests.conformance.protocol import scrape
 from tests.gitbuilder import GitRepo
 from tests.realvllm.smallchange import ARCHIVE, STORE, build_small_change
@@ -55,7 +55,7 @@ def test_review_command_gives_schema_valid_output_and_records_real_token_counts(
     change = build_small_change(GitRepo(tmp_path / "repo"))
     database = tmp_path / "history.sqlite3"
     env = {**os.environ, "REVIEWBOT_ENGINE_MODEL": served_model(real_engine_url),
-           "REVIEWBOT_MAX_MODEL_LEN": "4096", "REVIEWBOT_ANSWER_TOKENS": "512",
+           "REVIEWBOT_MAX_MODEL_LEN": "4096", "REVIEWBOT_ANSWER_TOKENS": str(ANSWER_TOKENS),
            "REVIEWBOT_ENGINE_PRIORITY_SCHEDULING": "true",
            "REVIEWBOT_DATABASE_URL": f"sqlite:///{database}", "CI": "true"}
     before = _counters(real_engine_url)
