@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     job_time_limit_s: int = 2700  # the worker child is killed
     broker_visibility_timeout_s: int = 3600  # unacked jobs come back after this; > time limit
     job_max_retries: int = 5  # retries of a job that raised TransientError
+    job_retry_base_s: float = Field(default=10.0, gt=0)  # first retry after 5-10 s, doubling
     # Bare mirrors of reviewed repositories (one per repository, shared by the workers of a host).
     mirror_dir: Path = Field(default_factory=lambda: Path(
         platformdirs.user_cache_dir("reviewbot", appauthor=False)) / "mirrors")

@@ -9,7 +9,9 @@ retried after the delay the forge asked for.
 
 from __future__ import annotations
 
+import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -22,7 +24,8 @@ from bot.settings import Settings
 from bot.webhooks.queueing import REVIEW_TASK
 from reviewers.errors import TransientError
 
-RETRY_BACKOFF_MAX_S = 600
+RETRY_BACKOFF_BASE_S = 10.0
+RETRY_BACKOFF_MAX_S = 600.0
 
 
 class LazyJobContext:
@@ -62,22 +65,30 @@ def review_pull_request(
         run_review_job(job, context, final_attempt=final_attempt)
 
 
+def retry_countdown(retries: int, *, base_s: float = RETRY_BACKOFF_BASE_S,
+                    draw: Callable[[float, float], float] = random.uniform) -> float:
+    """Seconds before retry number `retries + 1`: exponential from `base_s`, capped, with
+    jitter over the upper half only.
+
+    Celery's own `retry_jitter` draws from zero up, so several retries can follow each other
+    at once and use up the budget within a second of a database restart or a forge outage.
+    The default budget (5 retries) spans about 2.5 to 5 minutes.
+    """
+    ceiling = min(RETRY_BACKOFF_MAX_S, base_s * 2 ** max(retries, 0))
+    return draw(ceiling / 2, ceiling)
+
+
 def register_tasks(app: Celery, settings: Settings) -> None:
     """Register the task shims on `app`."""
     contexts = LazyJobContext(settings)
 
-    @app.task(  # type: ignore[untyped-decorator]
-        name=REVIEW_TASK,
-        bind=True,
-        autoretry_for=(TransientError,),
-        dont_autoretry_for=(ForgeRateLimited,),
-        retry_backoff=True,
-        retry_backoff_max=RETRY_BACKOFF_MAX_S,
-        retry_jitter=True,
-    )
+    @app.task(name=REVIEW_TASK, bind=True)  # type: ignore[untyped-decorator]
     def review_task(self: Any, **kwargs: Any) -> None:
         try:
             final = self.request.retries >= (self.max_retries or 0)
             review_pull_request(contexts.get(), final_attempt=final, **kwargs)
         except ForgeRateLimited as exc:
             raise self.retry(exc=exc, countdown=max(1.0, exc.retry_after)) from exc
+        except TransientError as exc:
+            countdown = retry_countdown(self.request.retries, base_s=settings.job_retry_base_s)
+            raise self.retry(exc=exc, countdown=countdown) from exc

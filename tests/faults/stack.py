@@ -354,6 +354,7 @@ class Stack:
             "REVIEWBOT_JOB_TIME_LIMIT_S": str(self.job_time_limit_s),
             "REVIEWBOT_BROKER_VISIBILITY_TIMEOUT_S": str(self.job_time_limit_s + 10),
             "REVIEWBOT_JOB_MAX_RETRIES": "3",
+            "REVIEWBOT_JOB_RETRY_BASE_S": "2",  # retries at 1-2, 2-4, 4-8 s
             "REVIEWBOT_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
         })

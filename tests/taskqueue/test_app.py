@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.webhooks.queueing import QUEUES, REVIEW_TASK
-from reviewers.errors import ConfigError, TransientError
+from reviewers.errors import ConfigError
 from taskqueue.app import create_celery_app
+from taskqueue.tasks import RETRY_BACKOFF_MAX_S, retry_countdown
 from tests.webhooks.conftest import make_settings
 
 
@@ -23,8 +24,16 @@ def test_at_least_once_delivery_and_limits() -> None:
     assert [queue.name for queue in conf.task_queues] == list(QUEUES)
     assert app.amqp.router.route({}, REVIEW_TASK)["queue"].name == "review"
     task = app.tasks[REVIEW_TASK]
-    assert task.autoretry_for == (TransientError,)
-    assert (task.retry_backoff, task.retry_jitter, task.max_retries) == (True, True, 3)
+    assert task.max_retries == 3
+
+
+def test_transient_failures_back_off_exponentially_never_at_once() -> None:
+    lowest = [retry_countdown(n, draw=lambda low, high: low) for n in range(7)]
+    highest = [retry_countdown(n, draw=lambda low, high: high) for n in range(7)]
+    assert lowest[:5] == [5.0, 10.0, 20.0, 40.0, 80.0]  # never "retry in 0 s"
+    assert highest[:5] == [10.0, 20.0, 40.0, 80.0, 160.0]
+    assert highest[-1] == RETRY_BACKOFF_MAX_S
+    assert sum(lowest[:5]) >= 150  # five retries outlast a database or forge restart
 
 
 @pytest.mark.parametrize(("soft", "hard", "visibility"), [
