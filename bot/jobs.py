@@ -252,6 +252,7 @@ class _JobRunner:
         job = self.job
         if not self._authorised():
             self._react("confused")
+            self._refuse()
             raise _Skip(f"{job.requested_by or 'an unknown user'} may not run commands here "
                         "(write access / Developer role needed)")
         self._react("eyes")
@@ -275,6 +276,19 @@ class _JobRunner:
             if isinstance(exc, TransientError):
                 raise
             log.info("job.reaction_failed", extra={"error": _safe(exc)})
+
+    def _refuse(self) -> None:
+        """One short reply per refused comment (its marker makes a retried job edit it)."""
+        job = self.job
+        if job.comment_id is None or not job.requested_by or \
+                job.requested_by == self.forge.bot_login():
+            return
+        marker = summary_marker(f"refused-{job.comment_id}")
+        who = sanitize(job.requested_by, limit=100)
+        need = "write access" if self.forge.name == "github" else "the Developer role or higher"
+        self.forge.upsert_summary(job.repo, job.number, marker,
+                                  f"{marker}\n`{job.command}` was not run: {who} needs {need} "
+                                  "on this repository to run reviewbot commands.")
 
     def _authorised(self) -> bool:
         """Write access (GitHub) / Developer or higher (GitLab); never the bot itself."""

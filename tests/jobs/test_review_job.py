@@ -215,6 +215,8 @@ def test_commands_need_write_access(github: Harness, github_standin: GitHubStand
     state = github_standin.repos[REPO]
     assert [r["content"] for r in state.reactions] == ["confused"]
     assert state.reviews == []
+    [refusal] = _bot_comments(github_standin)
+    assert "needs write access" in refusal["body"]
 
     allowed = github.run(github.command(
         Command.REVIEW, "maintainer", _user_comment(github_standin, "maintainer", "/review")))
