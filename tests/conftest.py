@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,19 @@ from bot.history.db import make_engine
 from tests.gitbuilder import GitRepo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
+
+def _shared_dir() -> Path:
+    """The project's shared folder (published fixtures, reference): beside the checkout,
+    where the team keeps it, or wherever REVIEWBOT_SHARED_DIR says (a clone elsewhere)."""
+    candidates = [os.environ.get("REVIEWBOT_SHARED_DIR"), REPO_ROOT.parent / "shared",
+                  "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "fixtures").is_dir():
+            return Path(candidate)
+    return REPO_ROOT.parent / "shared"
+
+
+SHARED = _shared_dir()
 FIXTURES = SHARED / "fixtures"
 
 

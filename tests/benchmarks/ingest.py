@@ -31,9 +31,10 @@ import httpx
 import psycopg
 import redis
 
+from tests.conftest import FIXTURES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURE = REPO_ROOT.parent / "shared" / "fixtures" / "github" / "pull_request" / \
-    "opened.payload.json"
+FIXTURE = FIXTURES / "github" / "pull_request" / "opened.payload.json"
 SECRET = "ingest-benchmark-secret"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

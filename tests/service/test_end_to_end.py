@@ -19,6 +19,7 @@ import httpx
 import pytest
 import redis
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.history.db import make_engine, session_factory
 from bot.history.enums import DeliveryStatus
@@ -26,11 +27,15 @@ from bot.history.models import WebhookDelivery
 from tests.conftest import REPO_ROOT
 from tests.forgestandin.fixtures import AppKey
 from tests.forgestandin.github import GitHubStandin
+from tests.forgestandin.gitlab import GitLabStandin
 from tests.gitbuilder import GitRepo
 from tests.webhooks.conftest import (  # noqa: F401 - fixture
     GITHUB_SECRET,
+    GITLAB_SECRET,
     github_headers,
     github_payload,
+    gitlab_headers,
+    gitlab_payload,
     migrated_sqlite_template,
 )
 
@@ -58,9 +63,15 @@ def _wait(predicate: Callable[[], bool], processes: list[subprocess.Popen[bytes]
         time.sleep(0.2)
 
 
+def _delivered(sessions: sessionmaker[Session], count: int) -> bool:
+    with sessions() as session:
+        rows = list(session.scalars(select(WebhookDelivery)))
+        return [r.status for r in rows] == [DeliveryStatus.COMPLETED] * count
+
+
 @pytest.fixture
 def service(tmp_path: Path, migrated_sqlite_template: Path,  # noqa: F811
-            github_standin: GitHubStandin,
+            github_standin: GitHubStandin, gitlab_standin: GitLabStandin,
             github_app_key: AppKey) -> Iterator[tuple[str, str]]:
     """`reviewbot serve` and `reviewbot worker` on this machine; yields (base URL, db URL)."""
     database = tmp_path / "history.sqlite3"
@@ -75,6 +86,9 @@ def service(tmp_path: Path, migrated_sqlite_template: Path,  # noqa: F811
            "REVIEWBOT_GITHUB_PRIVATE_KEY": github_app_key.private_pem,
            "REVIEWBOT_GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
            "REVIEWBOT_GITHUB_API_URL": github_standin.base_url,
+           "REVIEWBOT_GITLAB_URL": gitlab_standin.base_url,
+           "REVIEWBOT_GITLAB_TOKEN": gitlab_standin.token,
+           "REVIEWBOT_GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,
            "REVIEWBOT_MIRROR_DIR": str(tmp_path / "mirrors"),
            "REVIEWBOT_ENGINE_URLS": ""}
     reviewbot = [sys.executable, "-m", "bot.cli"]
@@ -141,13 +155,8 @@ def test_a_signed_webhook_becomes_a_posted_review(
     engine = make_engine(database_url)
     sessions = session_factory(engine)
 
-    def delivered() -> bool:
-        with sessions() as session:
-            rows = list(session.scalars(select(WebhookDelivery)))
-            return [r.status for r in rows] == [DeliveryStatus.COMPLETED]
-
     try:
-        _wait(delivered, [], "the worker to complete the delivery")
+        _wait(lambda: _delivered(sessions, 1), [], "the worker to complete the delivery")
     finally:
         engine.dispose()
     state = github_standin.repos[REPO]
@@ -156,3 +165,40 @@ def test_a_signed_webhook_becomes_a_posted_review(
     assert [(c["path"], c["line"]) for c in state.review_comments] == [("tool.py", 5)]
     [check] = state.check_runs.values()
     assert (check["head_sha"], check["status"]) == (head, "completed")
+
+
+def test_a_gitlab_merge_request_hook_becomes_discussions_and_a_status(
+        service: tuple[str, str], gitlab_standin: GitLabStandin, git_repo: GitRepo) -> None:
+    project = "gitlabhq/gitlab-test"
+    git_repo.commit("base", {"tool.py": "import subprocess\n"})
+    git_repo.branch("feature")
+    head = git_repo.commit("run a command", {"tool.py": (
+        "import subprocess\n\n\ndef run(arg):\n"
+        "    return subprocess.call('echo ' + arg, shell=True)\n")})
+    git_repo.checkout("main")
+    gitlab_standin.add_project(project, git_repo.root)
+    gitlab_standin.add_merge_request(project, 1)
+    payload = json.loads(gitlab_payload("merge_request.json"))
+    payload["object_attributes"]["last_commit"]["id"] = head  # the recorded hook, our commit
+    body = json.dumps(payload).encode()
+    base, database_url = service
+
+    answer = httpx.post(f"{base}/webhooks/gitlab", content=body, timeout=10,
+                        headers=gitlab_headers("Merge Request Hook", key="mr-1"))
+    again = httpx.post(f"{base}/webhooks/gitlab", content=body, timeout=10,
+                       headers=gitlab_headers("Merge Request Hook", key="mr-1"))
+    forged = httpx.post(f"{base}/webhooks/gitlab", content=body, timeout=10,
+                        headers=gitlab_headers("Merge Request Hook", key="mr-2", token="nope"))
+
+    assert (answer.status_code, again.status_code, forged.status_code) == (202, 200, 401)
+    engine = make_engine(database_url)
+    try:
+        _wait(lambda: _delivered(session_factory(engine), 1), [],
+              "the worker to complete the delivery")
+    finally:
+        engine.dispose()
+    state = gitlab_standin.projects[project]
+    positions = [d["notes"][0]["position"] for d in state.discussions]
+    assert [(p["new_path"], p["new_line"], p["head_sha"]) for p in positions] == [
+        ("tool.py", 5, head)]
+    assert [s["status"] for s in state.statuses if s["sha"] == head][-1] == "success"
