@@ -201,4 +201,5 @@ def test_a_gitlab_merge_request_hook_becomes_discussions_and_a_status(
     positions = [d["notes"][0]["position"] for d in state.discussions]
     assert [(p["new_path"], p["new_line"], p["head_sha"]) for p in positions] == [
         ("tool.py", 5, head)]
-    assert [s["status"] for s in state.statuses if s["sha"] == head][-1] == "success"
+    # shell=True on user input is a high finding: the commit status blocks the merge
+    assert [s["status"] for s in state.statuses if s["sha"] == head] == ["running", "failed"]
