@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import psycopg
 import redis
+from fastapi import FastAPI, Request, Response
 
 from tests.conftest import FIXTURES
 
@@ -46,8 +47,6 @@ WALL_LIMIT_S = 120.0
 
 def bare_app() -> Any:
     """Signature check + enqueue of the same job, nothing else: the floor for the edge."""
-    from fastapi import FastAPI, Request, Response
-
     from bot.events.outcomes import ReviewJob
     from bot.history.enums import Forge, RunTrigger
     from bot.settings import Settings
