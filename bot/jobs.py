@@ -75,11 +75,11 @@ from bot.settings import Settings
 from bot.testdelivery import deliver_tests
 from bot.testgenfactory import testgen_setup
 from reviewers.engine import EnginePool, Priority
-from reviewers.errors import ConfigError, EngineError, ReviewbotError, TransientError
+from reviewers.errors import EngineError, ReviewbotError, TransientError
 from reviewers.findings import Severity
 from reviewers.gitrepo import LocalRepository, open_repository
 from reviewers.pipeline import ReviewOutcome, ReviewRequest, review
-from reviewers.repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
+from reviewers.repoconfig import CONFIG_FILE, RepoConfig, repo_config_or_defaults
 from reviewers.tokens import EstimatingCounter, TokenCounter
 
 log = logging.getLogger(__name__)
@@ -362,11 +362,8 @@ class _JobRunner:
         return run.id
 
     def _repo_config(self, pr: PullRequest) -> tuple[RepoConfig, str | None]:
-        raw = self.forge.read_file(self.job.repo, CONFIG_FILE, pr.default_branch)
-        try:
-            return parse_repo_config(raw), None
-        except ConfigError as exc:
-            return RepoConfig(), f"{exc} — using the default configuration"
+        return repo_config_or_defaults(
+            self.forge.read_file(self.job.repo, CONFIG_FILE, pr.default_branch))
 
     def _fetch(self, pr: PullRequest) -> Mirror:
         mirror = Mirror(self.context.mirrors, self.forge.name, self.job.repo)

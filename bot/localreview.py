@@ -20,12 +20,11 @@ from bot.history.recording import record_outcome
 from bot.settings import Settings, get_settings
 from bot.testgenfactory import testgen_setup
 from reviewers.engine import EnginePool
-from reviewers.errors import ConfigError
 from reviewers.findings import Severity
 from reviewers.gitrepo import LocalRepository, open_repository
 from reviewers.pipeline import Progress, ReviewOutcome, ReviewRequest, review
 from reviewers.policy import blocking
-from reviewers.repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
+from reviewers.repoconfig import CONFIG_FILE, RepoConfig, repo_config_or_defaults
 from reviewers.testgen import TestGenSetup
 from reviewers.tokens import EstimatingCounter, TokenCounter
 
@@ -81,10 +80,7 @@ def _repo_config(repo: LocalRepository, base: str) -> tuple[RepoConfig, str | No
     loosen its own review); a broken file falls back to defaults with a note."""
     with repo.tree(base) as tree:
         raw = tree.read_bytes(CONFIG_FILE)
-    try:
-        return parse_repo_config(raw), None
-    except ConfigError as exc:
-        return RepoConfig(), f"{exc} — using the default configuration"
+    return repo_config_or_defaults(raw)
 
 
 def _engine_urls(option: str | None) -> list[str] | None:

@@ -75,6 +75,15 @@ def matches_glob(path: str, pattern: str) -> bool:
     return pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:])
 
 
+def repo_config_or_defaults(text: str | bytes | None) -> tuple[RepoConfig, str | None]:
+    """The parsed config, or the defaults and a note saying why (shown to the user in the
+    CLI report and the check output): a broken file never stops a review."""
+    try:
+        return parse_repo_config(text), None
+    except ConfigError as exc:
+        return RepoConfig(), f"{exc} — using the default configuration"
+
+
 def parse_repo_config(text: str | bytes | None) -> RepoConfig:
     """Parse `.reviewbot.yml` content; None or empty means defaults.
 
