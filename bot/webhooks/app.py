@@ -6,20 +6,22 @@ Every collaborator is passed in (session factory, job queue, readiness checks, r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
 from prometheus_client.registry import Collector
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from bot.dashboard.router import dashboard_router
 from bot.events import Outcome, github_router, gitlab_router
 from bot.logs import LogContextMiddleware
 from bot.settings import Settings
 from bot.webhooks import github, gitlab
+from bot.webhooks.batcher import BatchingIntake
 from bot.webhooks.health import ReadinessCheck, health_router
 from bot.webhooks.intake import DEFAULT_REDELIVERY_GRACE, DeliveryIntake
 from bot.webhooks.metrics import metrics_router
@@ -40,6 +42,23 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() or None if value is not None else None
 
 
+def _closing(intake: BatchingIntake, lifespan: Lifespan | None) -> Lifespan:
+    """The given lifespan, then the intake's writer drained and stopped at shutdown."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await run_in_threadpool(intake.close)
+
+    return run
+
+
 def create_app(
     settings: Settings,
     *,
@@ -53,10 +72,12 @@ def create_app(
     metrics_collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """The webhook API. With no secret configured for a forge, its endpoint refuses all."""
+    intake = BatchingIntake(DeliveryIntake(sessions, job_queue,
+                                           redelivery_grace=redelivery_grace))
     app = FastAPI(title="reviewbot", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)
+                  lifespan=_closing(intake, lifespan))
     app.state.edge = Edge(
-        intake=DeliveryIntake(sessions, job_queue, redelivery_grace=redelivery_grace),
+        intake=intake,
         github=github_routes if github_routes is not None else github_router(),
         gitlab=gitlab_routes if gitlab_routes is not None else gitlab_router(),
         context=handler_context(settings),

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from bot.history.enums import Forge
 from bot.webhooks.body import BodyTooLarge, read_limited_body
 from bot.webhooks.receive import (
-    EdgeDep,
+    get_edge,
     header_field,
     parse_object,
     refuse,
@@ -26,7 +26,8 @@ router = APIRouter()
 
 
 @router.post("/webhooks/github")
-async def receive_github(request: Request, edge: EdgeDep) -> Response:
+async def receive_github(request: Request) -> Response:
+    edge = get_edge(request)
     headers = request.headers
     fields: dict[str, Any] = {
         "forge": Forge.GITHUB.value,

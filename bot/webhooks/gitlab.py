@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from bot.history.enums import Forge
 from bot.webhooks.body import BodyTooLarge, read_limited_body
 from bot.webhooks.receive import (
-    EdgeDep,
+    get_edge,
     header_field,
     parse_object,
     refuse,
@@ -38,7 +38,8 @@ def delivery_key(headers: Headers, body: bytes) -> str:
 
 
 @router.post("/webhooks/gitlab")
-async def receive_gitlab(request: Request, edge: EdgeDep) -> Response:
+async def receive_gitlab(request: Request) -> Response:
+    edge = get_edge(request)
     headers = request.headers
     fields: dict[str, Any] = {
         "forge": Forge.GITLAB.value,

@@ -5,7 +5,8 @@ Status codes (each with its own log key):
   wrong · 400 headers missing, body not a JSON object, payload not the documented shape ·
   204 authentic but nothing to do (event or action not handled; nothing recorded) ·
   202 recorded and enqueued · 200 a delivery id seen before (nothing enqueued) ·
-  503 database or broker unavailable (the forge shows the failure and can redeliver).
+  503 database or broker unavailable, or the server shutting down (the forge shows the
+  failure and can redeliver).
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from bot.errors import HistoryError
 from bot.events.outcomes import Outcome, ReviewJob
 from bot.logs import update_log_context
 from bot.metrics import observe_webhook
-from bot.webhooks.intake import DeliveryIntake, IntakeStatus
+from bot.webhooks.batcher import BatchingIntake, IntakeClosed
+from bot.webhooks.intake import Delivery, IntakeStatus
 from bot.webhooks.queueing import QueueUnavailable
 from bot.webhooks.routing import HandlerContext, Router, WebhookEvent
 
@@ -36,7 +37,7 @@ MAX_LOGGED_HEADER = 128
 class Edge:
     """The receivers' collaborators, built once by `create_app`."""
 
-    intake: DeliveryIntake
+    intake: BatchingIntake
     github: Router[Outcome]
     gitlab: Router[Outcome]
     context: HandlerContext
@@ -46,11 +47,9 @@ class Edge:
 
 
 def get_edge(request: Request) -> Edge:
+    """The app's edge (read directly: a FastAPI dependency would cost a thread hop)."""
     edge: Edge = request.app.state.edge
     return edge
-
-
-EdgeDep = Annotated[Edge, Depends(get_edge)]
 
 
 def header_field(value: str | None) -> str | None:
@@ -124,7 +123,11 @@ async def route_and_accept(edge: Edge, router: Router[Outcome], event: WebhookEv
     if invalid is not None:
         return refuse(400, "webhook.field_invalid", {**fields, "field": invalid})
     try:
-        result = await run_in_threadpool(edge.intake.accept, event, outcomes, body)
+        result = await edge.intake.accept(Delivery(event, outcomes, body))
+    except IntakeClosed:
+        log.warning("webhook.shutting_down", extra=fields)
+        count(fields, "shutting_down")
+        return JSONResponse({"error": "shutting_down"}, status_code=503)
     except QueueUnavailable:
         log.error("webhook.enqueue_failed", extra=fields)
         count(fields, "queue_unavailable")

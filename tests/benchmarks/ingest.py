@@ -172,7 +172,7 @@ def _measure(command: list[str], env: dict[str, str], port: int, count: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--deliveries", type=int, default=400)
+    parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--load", help=argparse.SUPPRESS)  # the load-generator process
     parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)  # the bare server process
