@@ -7,6 +7,7 @@ shutdown) whose health the readiness endpoint reports.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from bot.history.db import make_engine, session_factory
+from bot.logs import configure_logging
 from bot.metrics_export import QueueDepthCollector
 from bot.settings import Settings, get_settings
 from bot.webhooks.app import create_app
@@ -70,6 +72,10 @@ def queue_depth_collectors(settings: Settings) -> list[Collector]:
 def build_app(settings: Settings | None = None) -> FastAPI:
     """The production app, every collaborator built from `settings` (default: environment)."""
     settings = settings or get_settings()
+    if not logging.getLogger().handlers:
+        # A `serve --workers N` child is a fresh interpreter: without this its records would
+        # reach Python's last-resort handler, unformatted and unredacted.
+        configure_logging(settings)
     database = make_engine(settings.database_url)
     queue = CeleryJobQueue(celery_producer(settings))
     engine = EngineHealth(settings)

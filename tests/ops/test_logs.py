@@ -194,3 +194,54 @@ def test_every_line_of_a_worker_job_carries_its_delivery_repo_and_pr(tmp_path: P
     assert len(records) >= 2
     assert {(r["delivery_id"], r["repo"], r["pr"]) for r in records} == {
         ("job-lines-1", "acme/widgets", 9)}
+
+
+def test_serve_with_several_workers_logs_json_lines_redacted_in_every_worker(
+    tmp_path: Path,
+) -> None:
+    """`reviewbot serve --workers 2`: the worker processes are fresh interpreters, and
+    their records still go out as redacted JSON lines, not through Python's fallback."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {**os.environ, "REVIEWBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'h.sqlite3'}",
+           "REVIEWBOT_BROKER_URL": OPS_REDIS_URL, "REVIEWBOT_ENGINE_URLS": "",
+           "REVIEWBOT_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET, "REVIEWBOT_LOG_FORMAT": "json"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        body = github_payload("pull_request", "opened.payload.json")
+        for _ in range(8):  # spread over both workers
+            headers = github_headers("pull_request", body, secret="not-the-secret",
+                                     delivery=WEBHOOK_SECRET)
+            assert httpx.post(f"{base}/webhooks/github", content=body, headers=headers,
+                              timeout=10).status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, stderr = server.communicate()
+    refusals = [json.loads(line) for line in stderr.splitlines()
+                if line.startswith("{") and "webhook.signature_invalid" in line]
+    assert len(refusals) == 8, stderr[-2000:]
+    assert all(record["level"] == "warning" for record in refusals)
+    assert WEBHOOK_SECRET not in stderr  # the secret sent as a delivery id is masked
