@@ -39,6 +39,8 @@ class Pull:
     head_sha: str
     diff: DiffIndex
     draft: bool = False
+    closed_at: str | None = None  # set once closed; with merged_at when it was merged
+    merged_at: str | None = None
 
 
 @dataclass
@@ -119,6 +121,12 @@ class GitHubStandin(StandinServer):
                     build_index(repo.git_dir, base_sha, head_sha))
         repo.pulls[number] = pull
         return pull
+
+    def close_pull(self, full_name: str, number: int, *, merged: bool = False) -> None:
+        """The PR is closed (merged or not), as a person would on GitHub."""
+        pull = self.repos[full_name].pulls[number]
+        pull.closed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        pull.merged_at = pull.closed_at if merged else None
 
     # -- auth, validation, rate limits ---------------------------------------------------------
 

@@ -48,8 +48,10 @@ def register(gh: GitHubStandin) -> None:
     def pull_json(repo: Repo, pull: Pull) -> dict[str, Any]:
         url = f"{gh.base_url}/repos/{repo.full_name}/pulls/{pull.number}"
         return {
-            "id": pull.number * 11, "number": pull.number, "state": "open", "title": pull.title,
-            "body": "PR description", "draft": pull.draft, "merged": False,
+            "id": pull.number * 11, "number": pull.number,
+            "state": "closed" if pull.closed_at else "open", "title": pull.title,
+            "body": "PR description", "draft": pull.draft, "merged": pull.merged_at is not None,
+            "closed_at": pull.closed_at, "merged_at": pull.merged_at,
             "user": gh.user(pull.author), "url": url,
             "html_url": f"https://github.example/{repo.full_name}/pull/{pull.number}",
             "issue_url": f"{gh.base_url}/repos/{repo.full_name}/issues/{pull.number}",

@@ -40,12 +40,13 @@ def test_a_thumbs_down_dismisses_the_finding_at_the_next_sweep(
     comment = _comment_for(github_standin, "subprocess")
     github_standin.react_to_review_comment(REPO, comment["id"], "-1")
     github_standin.react_to_review_comment(REPO, comment["id"], "+1")
+    github_standin.close_pull(REPO, 1, merged=True)
 
     closed = github.run(github.job(pr_repo.head_sha, trigger=RunTrigger.CLOSED))
 
     assert closed.outcome == "feedback", closed.detail
-    with github.sessions() as session:
-        assert session.scalars(select(PullRequest.state)).one() is PullRequestState.OPEN
+    with github.sessions() as session:  # the digest counts it as merged
+        assert session.scalars(select(PullRequest.state)).one() is PullRequestState.MERGED
     assert _states(github.sessions)[flagged] == (FindingState.DISMISSED, "downvoted")
 
 

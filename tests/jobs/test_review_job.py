@@ -153,6 +153,23 @@ def test_a_superseded_head_is_not_reviewed(github: Harness, github_standin: GitH
     assert _runs(github.sessions) == []
 
 
+@pytest.mark.parametrize("merged", [False, True])
+def test_a_pr_closed_before_its_job_ran_is_not_reviewed(
+        github: Harness, github_standin: GitHubStandin, pr_repo: PullRequestRepo,
+        merged: bool) -> None:
+    """The job reads the PR as GitHub has it now: closed (or merged) while the job waited
+    in the queue, it posts nothing and starts no check."""
+    github_standin.close_pull(REPO, 1, merged=merged)
+
+    result = github.run(github.job(pr_repo.head_sha))
+
+    assert result.outcome == "skipped"
+    assert result.detail == f"the pull request is {'merged' if merged else 'closed'}"
+    state = github_standin.repos[REPO]
+    assert (state.reviews, state.review_comments, state.check_runs) == ([], [], {})
+    assert _runs(github.sessions) == []
+
+
 def test_engine_outage_posts_the_static_review_with_a_neutral_check(
         github: Harness, github_standin: GitHubStandin, pr_repo: PullRequestRepo,
         vllm_standin: Any) -> None:
