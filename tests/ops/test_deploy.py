@@ -138,14 +138,18 @@ def test_docker_compose_config_accepts_it_with_the_example_env(tmp_path: Path) -
 def test_compose_has_every_service_wired_as_the_brief_says() -> None:
     services = compose_model()["services"]
     assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "beat", "vllm",
-                             "reconcile"}
+                             "reconcile", "worker-interactive"}
     assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
     assert services["migrate"]["command"][:3] == ["reviewbot", "db", "upgrade"]
     assert "--wait" in services["migrate"]["command"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("api", "worker", "beat", "reconcile"):
+    for name in ("api", "worker", "worker-interactive", "beat", "reconcile"):
         assert services[name]["depends_on"]["migrate"]["condition"] == \
             "service_completed_successfully"
+    interactive = services["worker-interactive"]
+    assert interactive["command"][2:4] == ["--queues", "interactive"]  # commands never queue
+    assert interactive["security_opt"] == services["worker"]["security_opt"]  # /tests runs
+    assert interactive["volumes"] == services["worker"]["volumes"]
     for name in ("api", "worker", "beat"):
         assert services[name]["command"][0] == "reviewbot"
     vllm = services["vllm"]
