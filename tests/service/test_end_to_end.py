@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,23 +20,24 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.history.db import make_engine, session_factory
+from bot.history.db import make_engine, session_factory, upgrade_database
 from bot.history.enums import DeliveryStatus
 from bot.history.models import WebhookDelivery
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, _empty_postgres
 from tests.forgestandin.fixtures import AppKey
 from tests.forgestandin.github import GitHubStandin
 from tests.forgestandin.gitlab import GitLabStandin
 from tests.gitbuilder import GitRepo
-from tests.webhooks.conftest import (  # noqa: F401 - fixture
+from tests.webhooks.conftest import (
     GITHUB_SECRET,
     GITLAB_SECRET,
     github_headers,
     github_payload,
     gitlab_headers,
     gitlab_payload,
-    migrated_sqlite_template,
 )
+
+pytestmark = pytest.mark.postgres
 
 REPO = "Codertocat/Hello-World"
 REDIS_URL = "redis://127.0.0.1:6379/14"  # not the edge tests' database
@@ -70,17 +70,18 @@ def _delivered(sessions: sessionmaker[Session], count: int) -> bool:
 
 
 @pytest.fixture
-def service(tmp_path: Path, migrated_sqlite_template: Path,  # noqa: F811
-            github_standin: GitHubStandin, gitlab_standin: GitLabStandin,
-            github_app_key: AppKey) -> Iterator[tuple[str, str]]:
-    """`reviewbot serve` and `reviewbot worker` on this machine; yields (base URL, db URL)."""
-    database = tmp_path / "history.sqlite3"
-    shutil.copyfile(migrated_sqlite_template, database)
+def service(tmp_path: Path, pg_url: str, github_standin: GitHubStandin,
+            gitlab_standin: GitLabStandin, github_app_key: AppKey
+            ) -> Iterator[tuple[str, str]]:
+    """`reviewbot serve` and `reviewbot worker` on this machine, with their history in
+    PostgreSQL as installed; yields (base URL, db URL)."""
+    _empty_postgres(pg_url)
+    upgrade_database(pg_url)
     broker = redis.Redis.from_url(REDIS_URL)
     broker.flushdb()
     port = _free_port()
     env = {**os.environ,
-           "REVIEWBOT_DATABASE_URL": f"sqlite:///{database}",
+           "REVIEWBOT_DATABASE_URL": pg_url,
            "REVIEWBOT_BROKER_URL": REDIS_URL,
            "REVIEWBOT_GITHUB_APP_ID": "4242",
            "REVIEWBOT_GITHUB_PRIVATE_KEY": github_app_key.private_pem,
@@ -110,7 +111,7 @@ def service(tmp_path: Path, migrated_sqlite_template: Path,  # noqa: F811
 
     try:
         _wait(up, processes, "reviewbot serve to answer /healthz")
-        yield base, f"sqlite:///{database}"
+        yield base, pg_url
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
