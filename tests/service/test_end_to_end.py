@@ -35,6 +35,7 @@ from tests.webhooks.conftest import (
     github_payload,
     gitlab_headers,
     gitlab_payload,
+    pr_comment,
 )
 
 pytestmark = pytest.mark.postgres
@@ -166,6 +167,29 @@ def test_a_signed_webhook_becomes_a_posted_review(
     assert [(c["path"], c["line"]) for c in state.review_comments] == [("tool.py", 5)]
     [check] = state.check_runs.values()
     assert (check["head_sha"], check["status"]) == (head, "completed")
+
+    # A `/review` from someone with read access only: refused, no second review.
+    state.collaborators["visitor"] = "read"
+    comment = json.loads(pr_comment("/review", user={"login": "visitor", "id": 4242}))
+    comment["issue"]["number"] = 2
+    state.issue_comments[comment["comment"]["id"]] = {
+        "id": comment["comment"]["id"], "number": 2, "body": "/review",
+        "user": github_standin.user("visitor")}
+    body = json.dumps(comment).encode()
+    command = httpx.post(f"{base}/webhooks/github", content=body,
+                         headers=github_headers("issue_comment", body, delivery="e2e-3"),
+                         timeout=10)
+    assert command.status_code == 202
+    engine = make_engine(database_url)
+    try:
+        _wait(lambda: _delivered(session_factory(engine), 2), [], "the command's job")
+    finally:
+        engine.dispose()
+    assert [r["content"] for r in state.reactions] == ["confused"]
+    replies = [c for c in state.issue_comments.values()
+               if c["user"]["login"] == github_standin.bot_login and "write access" in c["body"]]
+    assert len(replies) == 1
+    assert len(state.reviews) == 1
 
 
 def test_a_gitlab_merge_request_hook_becomes_discussions_and_a_status(
