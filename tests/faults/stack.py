@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -121,28 +122,36 @@ class Database:
 
 
 class PostgresCluster:
-    """A private Postgres cluster (initdb in the work dir, run as the `postgres` user) that
-    a scenario may stop and start; the shared server on 5432 is never restarted."""
+    """A private Postgres cluster (run as the `postgres` user) that a scenario may stop and
+    start; the shared server on 5432 is never restarted.
 
-    def __init__(self, workdir: Path) -> None:
-        self.data = workdir / "pgdata"
-        self.socket_dir = workdir / "pgsock"
+    Its files live in a directory of their own under the system temp dir, not in pytest's:
+    every pytest session resets `/tmp/pytest-of-<user>` to mode 0700, which locked the
+    `postgres` user out of a cluster mid-scenario when a second session started.
+    """
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="reviewbot-pg-"))
+        self.root.chmod(0o711)
+        self.data = self.root / "pgdata"
+        self.socket_dir = self.root / "pgsock"
         self.port = free_port()
         self.admin_dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self.url_template = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{{name}}"
 
     def _as_postgres(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True,
-                       capture_output=True, timeout=120)
+        done = subprocess.run(["runuser", "-u", "postgres", "--", *args], check=False,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:  # say why: pg_ctl's own words and the server's last lines
+            log = self.data / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{' '.join(args[:1])} {args[-1]} failed ({done.returncode}): "
+                               f"{done.stdout}{done.stderr}\nserver.log: {tail}")
 
     def init(self) -> None:
         for path in (self.data, self.socket_dir):
             path.mkdir(parents=True)
             shutil.chown(path, "postgres", "postgres")
-        for parent in self.data.parents:  # let the postgres user reach its directory
-            if parent == Path("/tmp") or parent == Path("/"):
-                break
-            parent.chmod(parent.stat().st_mode | 0o711)
         self._as_postgres("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
                           "--no-sync")
 
@@ -154,6 +163,9 @@ class PostgresCluster:
 
     def stop(self) -> None:
         self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass
@@ -214,7 +226,7 @@ class Stack:
         self.redis.start()
         self.postgres: PostgresCluster | None = None
         if self.private_postgres:
-            self.postgres = PostgresCluster(self.workdir / "postgres")
+            self.postgres = PostgresCluster()
             self.postgres.init()
             self.postgres.start()
             self.database = Database(self.postgres.admin_dsn, self.postgres.url_template)
@@ -254,7 +266,10 @@ class Stack:
         self.github.stop()
         self.db_engine.dispose()
         if self.postgres is not None:
-            self.postgres.stop()
+            try:
+                self.postgres.stop()
+            finally:
+                self.postgres.remove()
         else:
             self.database.drop()
         self.redis.stop()
