@@ -271,7 +271,8 @@ class _JobRunner:
         if self.job.comment_id is None:
             return
         try:
-            self.forge.react(self.job.repo, self.job.number, self.job.comment_id, content)
+            self.forge.react(self.job.repo, self.job.number, self.job.comment_id, content,
+                             inline=self.job.inline_comment)
         except ForgeError as exc:
             if isinstance(exc, TransientError):
                 raise

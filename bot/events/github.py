@@ -112,13 +112,9 @@ def github_thread_resolved(event: WebhookEvent, context: HandlerContext) -> list
                            actor=str((event.payload.get("sender") or {}).get("login", "")))]
 
 
-@github_comments.register("issue_comment", "created")
-def github_pr_comment(event: WebhookEvent, context: HandlerContext) -> list[Outcome]:
-    """A comment on a PR that is one of the commands, written by a person."""
-    issue = event.payload["issue"]
-    comment = event.payload["comment"]
-    if not issue.get("pull_request"):
-        return []
+def _command_job(event: WebhookEvent, context: HandlerContext, comment: dict[str, Any],
+                 number: int, *, inline: bool) -> list[Outcome]:
+    """The job for a person's comment that is one of the commands; nothing otherwise."""
     if is_bot_account(event.payload.get("sender"), context) or is_bot_account(
         comment.get("user"), context
     ):
@@ -130,7 +126,7 @@ def github_pr_comment(event: WebhookEvent, context: HandlerContext) -> list[Outc
         ReviewJob(
             forge=Forge.GITHUB,
             repo=event.payload["repository"]["full_name"],
-            number=int(issue["number"]),
+            number=number,
             head_sha=None,
             trigger=RunTrigger.COMMAND,
             delivery_id=event.delivery_id,
@@ -138,10 +134,29 @@ def github_pr_comment(event: WebhookEvent, context: HandlerContext) -> list[Outc
             priority=Priority.INTERACTIVE,
             command=command,
             comment_id=int(comment["id"]),
+            inline_comment=inline,
             requested_by=str(comment["user"]["login"]),
             author_association=comment.get("author_association"),
         )
     ]
+
+
+@github_comments.register("issue_comment", "created")
+def github_pr_comment(event: WebhookEvent, context: HandlerContext) -> list[Outcome]:
+    """A comment in a PR's conversation that is one of the commands, written by a person."""
+    issue = event.payload["issue"]
+    if not issue.get("pull_request"):
+        return []
+    return _command_job(event, context, event.payload["comment"], int(issue["number"]),
+                        inline=False)
+
+
+@github_comments.register("pull_request_review_comment", "created")
+def github_review_comment(event: WebhookEvent, context: HandlerContext) -> list[Outcome]:
+    """A command typed in a comment on a line of the diff (or a reply in a bot's thread):
+    acknowledged on that comment, run for the whole PR."""
+    return _command_job(event, context, event.payload["comment"],
+                        int(event.payload["pull_request"]["number"]), inline=True)
 
 
 def _check_run_jobs(

@@ -35,6 +35,7 @@ class ReviewJob:
     priority: Priority = Priority.REVIEW
     command: Command | None = None
     comment_id: int | None = None
+    inline_comment: bool = False  # the command came in a comment on a line of the diff
     requested_by: str | None = None
     author_association: str | None = None
     before_sha: str | None = None  # the previous head on a push (incremental review)
@@ -53,6 +54,7 @@ class ReviewJob:
             "priority": self.priority.value,
             "command": self.command.value if self.command else None,
             "comment_id": self.comment_id,
+            "inline_comment": self.inline_comment,
             "requested_by": self.requested_by,
             "author_association": self.author_association,
             "before_sha": self.before_sha,
@@ -74,6 +76,7 @@ class ReviewJob:
             priority=Priority(kwargs.get("priority", Priority.REVIEW.value)),
             command=Command(command) if command else None,
             comment_id=kwargs.get("comment_id"),
+            inline_comment=bool(kwargs.get("inline_comment", False)),
             requested_by=kwargs.get("requested_by"),
             author_association=kwargs.get("author_association"),
             before_sha=kwargs.get("before_sha"),

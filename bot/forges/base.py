@@ -178,8 +178,11 @@ class Forge(Protocol):
 
     def permission(self, repo: str, user: str) -> Permission: ...
 
-    def react(self, repo: str, number: int, comment_id: int, content: Reaction) -> None:
-        """Acknowledge a PR conversation comment (GitHub issue comment / GitLab MR note)."""
+    def react(self, repo: str, number: int, comment_id: int, content: Reaction, *,
+              inline: bool = False) -> None:
+        """Acknowledge a person's comment: in the PR conversation (GitHub issue comment /
+        GitLab MR note) or, with `inline`, on a line of the diff (GitHub review comment;
+        GitLab's diff notes are notes like any other)."""
         ...
 
     def post_comment(self, repo: str, number: int, body: str) -> int: ...

@@ -305,8 +305,10 @@ class GitHubForge:
             raise
         return _PERMISSIONS.get(str(data.get("permission")), "none")
 
-    def react(self, repo: str, number: int, comment_id: int, content: Reaction) -> None:
-        self._request(repo, "POST", f"/issues/comments/{int(comment_id)}/reactions",
+    def react(self, repo: str, number: int, comment_id: int, content: Reaction, *,
+              inline: bool = False) -> None:
+        kind = "pulls" if inline else "issues"
+        self._request(repo, "POST", f"/{kind}/comments/{int(comment_id)}/reactions",
                       {"content": content}, "add reaction")
 
     def post_comment(self, repo: str, number: int, body: str) -> int:

@@ -273,7 +273,8 @@ class GitLabForge:
             return "write"
         return "read" if level >= 10 else "none"
 
-    def react(self, repo: str, number: int, comment_id: int, content: Reaction) -> None:
+    def react(self, repo: str, number: int, comment_id: int, content: Reaction, *,
+              inline: bool = False) -> None:
         note = self._mr(repo, number).notes.get(int(comment_id), lazy=True)
         with translate_errors("award emoji"):
             note.awardemojis.create({"name": _EMOJI[content]})

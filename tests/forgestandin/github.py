@@ -122,6 +122,18 @@ class GitHubStandin(StandinServer):
         repo.pulls[number] = pull
         return pull
 
+    def add_review_comment(self, full_name: str, number: int, author: str, body: str, *,
+                           path: str, line: int) -> int:
+        """A person commented on a line of the PR's diff (as the webhook announces it)."""
+        pull = self.repos[full_name].pulls[number]
+        comment_id = self.next_id()
+        self.repos[full_name].review_comments.append({
+            "id": comment_id, "pull_request_review_id": self.next_id(), "path": path,
+            "line": line, "side": "RIGHT", "start_line": None, "start_side": None,
+            "body": body, "commit_id": pull.head_sha, "user": self.user(author),
+            "pull_number": number, "created_at": now_iso(), "reactions": reaction_rollup()})
+        return comment_id
+
     def close_pull(self, full_name: str, number: int, *, merged: bool = False) -> None:
         """The PR is closed (merged or not), as a person would on GitHub."""
         pull = self.repos[full_name].pulls[number]

@@ -175,17 +175,21 @@ def register(gh: GitHubStandin) -> None:
         comment["body"] = (req.json() or {})["body"]
         return Reply(200, comment)
 
-    def react(req: Request) -> Reply:
+    def react(req: Request, *, inline: bool = False) -> Reply:
+        """A reaction on an issue comment or (inline) a review comment; 200 if it exists."""
         repo = gh.repo_of(req)
         comment_id = int(req.params["comment_id"])
-        if comment_id not in repo.issue_comments:
+        known = ({c["id"] for c in repo.review_comments} if inline
+                 else set(repo.issue_comments))
+        if comment_id not in known:
             return _error(404, "Not Found")
         content = (req.json() or {})["content"]
         for existing in repo.reactions:
-            if existing["comment_id"] == comment_id and existing["content"] == content:
+            if (existing["comment_id"], existing["inline"], existing["content"]) == (
+                    comment_id, inline, content):
                 return Reply(200, existing)
         reaction = {"id": gh.next_id(), "comment_id": comment_id, "content": content,
-                    "user": gh.user(gh.bot_login), "created_at": now_iso()}
+                    "inline": inline, "user": gh.user(gh.bot_login), "created_at": now_iso()}
         repo.reactions.append(reaction)
         return Reply(201, reaction)
 
@@ -271,6 +275,8 @@ def register(gh: GitHubStandin) -> None:
         ("POST", f"{base}/issues/{{issue_number}}/comments", create_issue_comment),
         ("PATCH", f"{base}/issues/comments/{{comment_id}}", edit_issue_comment),
         ("POST", f"{base}/issues/comments/{{comment_id}}/reactions", react),
+        ("POST", f"{base}/pulls/comments/{{comment_id}}/reactions",
+         lambda req: react(req, inline=True)),
         ("POST", f"{base}/check-runs", create_check),
         ("PATCH", f"{base}/check-runs/{{check_run_id}}", update_check),
         ("GET", f"{base}/collaborators/{{username}}/permission", permission),

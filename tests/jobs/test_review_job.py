@@ -3,6 +3,7 @@ a real git mirror fetched over smart HTTP, the vLLM stand-in, and the history da
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -242,6 +243,24 @@ def test_commands_need_write_access(github: Harness, github_standin: GitHubStand
     assert len(state.reviews) == 1
     [run] = _runs(github.sessions)
     assert run.trigger is RunTrigger.COMMAND
+
+
+def test_a_command_on_a_line_of_the_diff_is_acknowledged_there(
+        github: Harness, github_standin: GitHubStandin) -> None:
+    """`/review` typed in a review comment: 👀 on that review comment (GitHub's
+    pulls/comments reactions endpoint; the issue-comment one would answer 404), then the
+    review of the whole PR."""
+    comment_id = github_standin.add_review_comment(REPO, 1, "maintainer", "/review",
+                                                   path="app.py", line=12)
+    job = github.command(Command.REVIEW, "maintainer", comment_id)
+
+    result = github.run(dataclasses.replace(job, inline_comment=True))
+
+    assert result.outcome == "reviewed", result.detail
+    state = github_standin.repos[REPO]
+    assert [(r["comment_id"], r["inline"], r["content"]) for r in state.reactions] == [
+        (comment_id, True, "eyes")]
+    assert len(state.reviews) == 1
 
 
 def test_help_is_one_comment_edited_in_place(github: Harness,

@@ -259,6 +259,41 @@ async def test_review_command_on_a_pr_goes_to_the_interactive_queue(
     assert deliveries(sessions)[0].status is DeliveryStatus.ENQUEUED
 
 
+def review_comment(body: str, *, user: dict[str, str] | None = None) -> bytes:
+    """The recorded pull_request_review_comment (a comment on a line of the diff), saying
+    `body`."""
+    payload = json.loads(github_payload("pull_request_review_comment", "created.payload.json"))
+    payload["comment"]["body"] = body
+    if user is not None:
+        payload["comment"]["user"].update(user)
+        payload["sender"].update(user)
+    return json.dumps(payload).encode()
+
+
+async def test_a_command_on_a_line_of_the_diff_runs_for_the_pr(
+    client: httpx.AsyncClient, broker: Broker
+) -> None:
+    """`/tests` typed in an inline comment (or a reply in the bot's thread) is a command
+    like one in the conversation; the job knows to acknowledge it on the inline comment."""
+    recorded = review_comment("Maybe you should use more emoji on this line.")
+    ignored = await client.post("/webhooks/github", content=recorded,
+                                headers=github_headers("pull_request_review_comment", recorded))
+    assert ignored.status_code == 204
+    body = review_comment("/tests")
+    response = await client.post("/webhooks/github", content=body,
+                                 headers=github_headers("pull_request_review_comment", body))
+    assert response.status_code == 202
+    [message] = broker.messages("interactive")
+    kwargs = message["kwargs"]
+    assert (kwargs["command"], kwargs["number"], kwargs["comment_id"]) == ("tests", 2, 284312630)
+    assert kwargs["inline_comment"] is True
+    assert kwargs["requested_by"] == "Codertocat"
+    bot = review_comment("/review", user={"login": "reviewbot[bot]", "type": "Bot"})
+    assert (await client.post("/webhooks/github", content=bot, headers=github_headers(
+        "pull_request_review_comment", bot))).status_code == 204
+    assert broker.total() == 1
+
+
 @pytest.mark.parametrize("text", [
     "Could you /review this when you have time?",
     "I ran `/review` locally",
