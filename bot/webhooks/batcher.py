@@ -113,7 +113,7 @@ class BatchingIntake:
             return
         try:
             results: list[Accepted] = self._intake.accept_batch([i.delivery for i in live])
-        except Exception as exc:
+        except Exception as exc:  # every waiting receiver must get an answer
             log.exception("webhook.intake_crashed")
             for item in live:
                 item.future.set_exception(exc)

@@ -179,10 +179,17 @@ class DeliveryIntake:
         groups = [plain] if plain else []
         groups += [[index] for index, delivery in enumerate(deliveries) if delivery.bookkeeping]
         for group in groups:
-            for index, result in zip(group, self._accept_group([deliveries[i] for i in group]),
-                                     strict=True):
+            try:
+                answers = self._accept_group([deliveries[i] for i in group])
+            except Exception as exc:  # one group's bug must not sink the others' answers
+                log.exception("webhook.intake_failed")
+                answers = [HistoryError(f"recording failed: {type(exc).__name__}")] * len(group)
+            for index, result in zip(group, answers, strict=True):
                 results[index] = result
-        return [result for result in results if result is not None]
+        answered = [result for result in results if result is not None]
+        if len(answered) != len(deliveries):
+            raise RuntimeError("a delivery of the batch was left without an answer")
+        return answered
 
     def _accept_group(self, group: Sequence[Delivery]) -> list[Accepted]:
         outcome: list[Accepted] | None = None
