@@ -11,6 +11,7 @@ import argparse
 import json
 
 from bot.clibase import EXIT_OK, Parser, Subparsers
+from bot.forges.github_app import PERMISSIONS, SUBSCRIBED_EVENTS
 from reviewers.errors import ConfigError
 
 _MANIFEST_EXAMPLES = """\
@@ -47,9 +48,10 @@ def _add_github_app(sub: Subparsers) -> None:
     appsub = p.add_subparsers(dest="app_command", required=True, parser_class=Parser)
     manifest = appsub.add_parser(
         "manifest", help="print the App manifest with your URL filled in",
-        description="Print the GitHub App manifest: permissions contents:read, "
-                    "pull_requests:write, checks:write, issues:write, metadata:read; events "
-                    "pull_request, issue_comment, check_run (installation events are implicit).",
+        description="Print the GitHub App manifest: permissions "
+                    + ", ".join(f"{name}:{level}" for name, level in PERMISSIONS.items())
+                    + "; events " + ", ".join(SUBSCRIBED_EVENTS)
+                    + " (installation events are implicit).",
         epilog=_MANIFEST_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     manifest.add_argument("--url", required=True,
                           help="the bot's public base URL, e.g. https://bot.example.com")

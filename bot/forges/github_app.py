@@ -22,7 +22,8 @@ PERMISSIONS: dict[str, str] = {
     "issues": "write",  # summary comments, reactions to commands, the weekly digest issue
     "metadata": "read",  # repository metadata, collaborator permission (always granted)
 }
-SUBSCRIBED_EVENTS = ("pull_request", "pull_request_review_thread", "issue_comment", "check_run")
+SUBSCRIBED_EVENTS = ("pull_request", "pull_request_review_thread", "pull_request_review_comment",
+                     "issue_comment", "check_run")
 AUTOMATIC_EVENTS = ("installation", "installation_repositories")  # sent to every App
 
 _HEADER = """\

@@ -97,7 +97,8 @@ async def test_retries_stop_at_the_deadline(vllm_standin) -> None:
     assert 3 <= len(server.requests) <= 12
     (record,) = pool.records
     assert record.outcome == "EngineUnavailable"
-    assert record.attempts == len(server.requests)
+    # The attempt the deadline cut short may never have reached the server.
+    assert len(server.requests) <= record.attempts <= len(server.requests) + 1
 
 
 async def test_a_dead_pool_gives_up_at_the_deadline(vllm_standin) -> None:

@@ -50,7 +50,7 @@ def test_the_github_routing_table() -> None:
         ("pull_request", "opened"), ("pull_request", "synchronize"),
         ("pull_request", "reopened"), ("pull_request", "ready_for_review"),
         ("pull_request", "closed"), ("pull_request_review_thread", "resolved"),
-        ("issue_comment", "created"),
+        ("issue_comment", "created"), ("pull_request_review_comment", "created"),
         ("check_run", "rerequested"), ("check_run", "requested_action"),
         ("installation", None), ("installation_repositories", None),
     }
