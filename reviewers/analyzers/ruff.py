@@ -16,6 +16,7 @@ from reviewers.analyzers.base import (
     head_lines,
     materialise,
     quote,
+    safe_relpath,
     selected_files,
 )
 from reviewers.analyzers.process import python_module, run_tool
@@ -77,6 +78,7 @@ class RuffAnalyzer:
         if not files:
             return AnalyzerResult()
         written = materialise(tree, [f.path for f in files], workdir)
+        _write_layout(tree, workdir, written)
         configs = _write_repo_configs(tree, list(written), workdir)
         records = self._check(sorted(written), workdir, use_repo_config=bool(configs))
         by_path = {f.path: f for f in files}
@@ -110,6 +112,36 @@ class RuffAnalyzer:
         if not isinstance(records, list):
             raise AnalyzerError("ruff printed JSON that is not a list of diagnostics")
         return [r for r in records if isinstance(r, dict)]
+
+
+def _write_layout(tree: SourceTree, workdir: Path, written: dict[str, Path]) -> None:
+    """The repository's Python module layout around the changed files, as empty stand-ins.
+
+    Ruff's import sorting (I001) tells first-party from third-party by what exists on disk:
+    with only the changed files written, an import of an unchanged module of the repository
+    looked third-party and a correctly sorted block was flagged. Every directory holding
+    Python files is created, with empty `__init__` files and top-level modules; ruff checks
+    only the changed files named on its command line.
+    """
+    made: set[Path] = set()
+    for path in tree.list_files():
+        if not path.endswith(PYTHON_SUFFIXES) or path in written:
+            continue
+        try:
+            relative = safe_relpath(path)
+        except AnalyzerError:
+            continue
+        target = workdir.joinpath(*relative.parts)
+        top_level = len(relative.parts) == 1 or (len(relative.parts) == 2
+                                                  and relative.parts[0] == "src")
+        try:
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            if top_level or relative.stem == "__init__":
+                target.touch(exist_ok=True)
+        except OSError:  # a name the file system refuses: only the sorting hint is lost
+            continue
 
 
 def _write_repo_configs(tree: SourceTree, paths: list[str], workdir: Path) -> list[str]:

@@ -79,6 +79,27 @@ def test_the_repository_ruff_config_is_respected(git_repo: GitRepo, tmp_path: Pa
     assert result.notes == ["ruff used the repository's configuration (ruff.toml)"]
 
 
+def test_import_sorting_knows_the_repositorys_own_packages(git_repo: GitRepo,
+                                                           tmp_path: Path) -> None:
+    """Ruff's isort rule (I001) tells first-party from third-party by what exists on disk.
+    A change importing an unchanged module of the repository is correctly sorted and must
+    not be flagged; an unsorted block still is."""
+    config = '[lint]\nselect = ["I"]\n'
+    sorted_imports = ("from __future__ import annotations\n\nimport json\n\nimport yaml\n\n"
+                      "from acme.core import helper\nfrom acme.web import app\n\n"
+                      "VALUE = (json, yaml, helper, app)\n")
+    unsorted = "import yaml\nimport json\n\nVALUE = (json, yaml)\n"
+    branch_change(git_repo, {"ruff.toml": config, "acme/__init__.py": "",
+                             "acme/core/__init__.py": "", "acme/core/tools.py": "X = 1\n",
+                             "acme/web/__init__.py": "app = 1\n", "setup_helpers.py": ""},
+                  {"acme/web/views.py": sorted_imports, "acme/web/other.py": unsorted})
+
+    result = analyze(git_repo, RuffAnalyzer(), tmp_path / "work")
+
+    assert result.errors == []
+    assert {(f.path, f.rule) for f in result.findings} == {("acme/web/other.py", "I001")}
+
+
 def test_a_broken_repository_config_is_an_error_not_an_exception(
         git_repo: GitRepo, tmp_path: Path) -> None:
     branch_change(git_repo, {"app.py": BASE, "ruff.toml": "[lint]\nselect = 42\n"},
