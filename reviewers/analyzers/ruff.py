@@ -30,6 +30,7 @@ from reviewers.source import SourceTree
 DEFAULT_SELECT = ("F", "E9", "B", "PLE", "ASYNC")
 DEFAULT_IGNORE = ("B008", "B905")
 CONFIG_FILES = ("ruff.toml", ".ruff.toml", "pyproject.toml")
+MAX_LAYOUT_FILES = 50_000  # empty stand-ins for the repository's unchanged modules
 
 # Longest matching code prefix wins: (category, severity, confidence).
 _CLASSES: dict[str, tuple[Category, Severity, float]] = {
@@ -115,33 +116,30 @@ class RuffAnalyzer:
 
 
 def _write_layout(tree: SourceTree, workdir: Path, written: dict[str, Path]) -> None:
-    """The repository's Python module layout around the changed files, as empty stand-ins.
+    """The repository's Python modules around the changed files, as empty stand-ins.
 
-    Ruff's import sorting (I001) tells first-party from third-party by what exists on disk:
-    with only the changed files written, an import of an unchanged module of the repository
-    looked third-party and a correctly sorted block was flagged. Every directory holding
-    Python files is created, with empty `__init__` files and top-level modules; ruff checks
-    only the changed files named on its command line.
+    Ruff's import sorting (I001) tells first-party from third-party by the module path on
+    disk (`from pkg.mod import x` looks for `pkg/mod.py`): with only the changed files
+    written, an import of an unchanged module of the repository looked third-party and a
+    correctly sorted block was flagged. Ruff checks only the changed files named on its
+    command line, never the stand-ins. At most `MAX_LAYOUT_FILES` are written.
     """
     made: set[Path] = set()
+    count = 0
     for path in tree.list_files():
         if not path.endswith(PYTHON_SUFFIXES) or path in written:
             continue
+        if count >= MAX_LAYOUT_FILES:
+            return
         try:
-            relative = safe_relpath(path)
-        except AnalyzerError:
-            continue
-        target = workdir.joinpath(*relative.parts)
-        top_level = len(relative.parts) == 1 or (len(relative.parts) == 2
-                                                  and relative.parts[0] == "src")
-        try:
+            target = workdir.joinpath(*safe_relpath(path).parts)
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
-            if top_level or relative.stem == "__init__":
-                target.touch(exist_ok=True)
-        except OSError:  # a name the file system refuses: only the sorting hint is lost
+            target.touch(exist_ok=True)
+        except (AnalyzerError, OSError):  # a name refused: only a sorting hint is lost
             continue
+        count += 1
 
 
 def _write_repo_configs(tree: SourceTree, paths: list[str], workdir: Path) -> list[str]:

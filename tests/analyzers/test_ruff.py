@@ -86,12 +86,15 @@ def test_import_sorting_knows_the_repositorys_own_packages(git_repo: GitRepo,
     not be flagged; an unsorted block still is."""
     config = '[lint]\nselect = ["I"]\n'
     sorted_imports = ("from __future__ import annotations\n\nimport json\n\nimport yaml\n\n"
-                      "from acme.core import helper\nfrom acme.web import app\n\n"
-                      "VALUE = (json, yaml, helper, app)\n")
+                      "from acme.core import helper\nfrom acme.core.tools import X\n"
+                      "from acme.web import app\nfrom setup_helpers import setup\n"
+                      "from shared.util import tool\n\n"
+                      "VALUE = (json, yaml, helper, X, app, setup, tool)\n")
     unsorted = "import yaml\nimport json\n\nVALUE = (json, yaml)\n"
     branch_change(git_repo, {"ruff.toml": config, "acme/__init__.py": "",
                              "acme/core/__init__.py": "", "acme/core/tools.py": "X = 1\n",
-                             "acme/web/__init__.py": "app = 1\n", "setup_helpers.py": ""},
+                             "acme/web/__init__.py": "app = 1\n", "setup_helpers.py": "",
+                             "shared/__init__.py": "", "shared/util.py": "tool = 1\n"},
                   {"acme/web/views.py": sorted_imports, "acme/web/other.py": unsorted})
 
     result = analyze(git_repo, RuffAnalyzer(), tmp_path / "work")
