@@ -70,6 +70,26 @@ def _delivered(sessions: sessionmaker[Session], count: int) -> bool:
         return [r.status for r in rows] == [DeliveryStatus.COMPLETED] * count
 
 
+def _wait_completed(database_url: str, count: int, what: str) -> None:
+    """Wait until the history holds `count` deliveries, all COMPLETED by the worker."""
+    engine = make_engine(database_url)
+    try:
+        _wait(lambda: _delivered(session_factory(engine), count), [], what)
+    finally:
+        engine.dispose()
+
+
+def _shell_call_change(git_repo: GitRepo, branch: str) -> str:
+    """A branch whose one commit passes user input to a shell (a high finding); its head."""
+    git_repo.commit("base", {"tool.py": "import subprocess\n"})
+    git_repo.branch(branch)
+    head = git_repo.commit("run a command", {"tool.py": (
+        "import subprocess\n\n\ndef run(arg):\n"
+        "    return subprocess.call('echo ' + arg, shell=True)\n")})
+    git_repo.checkout("main")
+    return head
+
+
 @pytest.fixture
 def service(tmp_path: Path, pg_url: str, github_standin: GitHubStandin,
             gitlab_standin: GitLabStandin, github_app_key: AppKey
@@ -130,12 +150,7 @@ def service(tmp_path: Path, pg_url: str, github_standin: GitHubStandin,
 
 def test_a_signed_webhook_becomes_a_posted_review(
         service: tuple[str, str], github_standin: GitHubStandin, git_repo: GitRepo) -> None:
-    git_repo.commit("base", {"tool.py": "import subprocess\n"})
-    git_repo.branch("changes")
-    head = git_repo.commit("run a command", {"tool.py": (
-        "import subprocess\n\n\ndef run(arg):\n"
-        "    return subprocess.call('echo ' + arg, shell=True)\n")})
-    git_repo.checkout("main")
+    head = _shell_call_change(git_repo, "changes")
     github_standin.add_repo(REPO, git_repo.root)
     github_standin.add_pull(REPO, 2, head="changes")
     payload = json.loads(github_payload("pull_request", "opened.payload.json"))
@@ -154,13 +169,7 @@ def test_a_signed_webhook_becomes_a_posted_review(
                                                secret="wrong"), timeout=10)
 
     assert (answer.status_code, again.status_code, forged.status_code) == (202, 200, 401)
-    engine = make_engine(database_url)
-    sessions = session_factory(engine)
-
-    try:
-        _wait(lambda: _delivered(sessions, 1), [], "the worker to complete the delivery")
-    finally:
-        engine.dispose()
+    _wait_completed(database_url, 1, "the worker to complete the delivery")
     state = github_standin.repos[REPO]
     [review] = state.reviews
     assert review["commit_id"] == head
@@ -180,11 +189,7 @@ def test_a_signed_webhook_becomes_a_posted_review(
                          headers=github_headers("issue_comment", body, delivery="e2e-3"),
                          timeout=10)
     assert command.status_code == 202
-    engine = make_engine(database_url)
-    try:
-        _wait(lambda: _delivered(session_factory(engine), 2), [], "the command's job")
-    finally:
-        engine.dispose()
+    _wait_completed(database_url, 2, "the command's job")
     assert [r["content"] for r in state.reactions] == ["confused"]
     replies = [c for c in state.issue_comments.values()
                if c["user"]["login"] == github_standin.bot_login and "write access" in c["body"]]
@@ -195,12 +200,7 @@ def test_a_signed_webhook_becomes_a_posted_review(
 def test_a_gitlab_merge_request_hook_becomes_discussions_and_a_status(
         service: tuple[str, str], gitlab_standin: GitLabStandin, git_repo: GitRepo) -> None:
     project = "gitlabhq/gitlab-test"
-    git_repo.commit("base", {"tool.py": "import subprocess\n"})
-    git_repo.branch("feature")
-    head = git_repo.commit("run a command", {"tool.py": (
-        "import subprocess\n\n\ndef run(arg):\n"
-        "    return subprocess.call('echo ' + arg, shell=True)\n")})
-    git_repo.checkout("main")
+    head = _shell_call_change(git_repo, "feature")
     gitlab_standin.add_project(project, git_repo.root)
     gitlab_standin.add_merge_request(project, 1)
     payload = json.loads(gitlab_payload("merge_request.json"))
@@ -216,12 +216,7 @@ def test_a_gitlab_merge_request_hook_becomes_discussions_and_a_status(
                         headers=gitlab_headers("Merge Request Hook", key="mr-2", token="nope"))
 
     assert (answer.status_code, again.status_code, forged.status_code) == (202, 200, 401)
-    engine = make_engine(database_url)
-    try:
-        _wait(lambda: _delivered(session_factory(engine), 1), [],
-              "the worker to complete the delivery")
-    finally:
-        engine.dispose()
+    _wait_completed(database_url, 1, "the worker to complete the delivery")
     state = gitlab_standin.projects[project]
     positions = [d["notes"][0]["position"] for d in state.discussions]
     assert [(p["new_path"], p["new_line"], p["head_sha"]) for p in positions] == [
