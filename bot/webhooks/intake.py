@@ -164,14 +164,6 @@ class DeliveryIntake:
         self._grace = redelivery_grace
         self._clock = clock
 
-    def accept(self, event: WebhookEvent, outcomes: Sequence[Outcome], body: bytes
-               ) -> IntakeResult:
-        """Record and enqueue one delivery; raises QueueUnavailable or HistoryError."""
-        result = self.accept_batch([Delivery(event, outcomes, body)])[0]
-        if not isinstance(result, IntakeResult):
-            raise result
-        return result
-
     def accept_batch(self, deliveries: Sequence[Delivery]) -> list[Accepted]:
         """Record and enqueue each delivery: its result or error, in the same order."""
         results: list[Accepted | None] = [None] * len(deliveries)
